@@ -1,0 +1,33 @@
+# The two commands of the README: `make demo` runs the job on the embedded default (sandbox +
+# DuckDB), `make test` runs the whole suite. Both set up .venv from pinned versions first.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum | cut -d' ' -f1)
+
+.PHONY: demo test ui bench install clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## Run today's partition (America/Chicago) of all four assets against the built-in sandbox.
+demo: $(STAMP)
+	$(BIN)/python scripts/demo.py
+
+## The whole test suite (what CI runs).
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+## The Dagster UI and daemon on 127.0.0.1:3000, with the sandbox behind them.
+ui: $(STAMP)
+	$(BIN)/python scripts/demo.py --ui
+
+clean:
+	rm -rf .demo .dagster_home

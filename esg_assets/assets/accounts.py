@@ -1,0 +1,35 @@
+"""`active_accounts`: the firm's complete list of active accounts for the day."""
+
+
+import dagster as dg
+
+from esg_assets.assets.common import settings_or_fail
+from esg_assets.partitions import daily_partitions
+from esg_assets.resources.ams import AmsListIncomplete
+from esg_assets.resources.auth import AuthenticationError
+from esg_assets.resources.state import StateResource
+from esg_assets.resources.upstream import UpstreamResource
+from esg_assets.state.accounts_repo import replace_accounts
+
+
+@dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"})
+def active_accounts(
+    context: dg.AssetExecutionContext, upstream: UpstreamResource, state: StateResource
+) -> dg.MaterializeResult:
+    """One row per active account of the day, as the Account Management System lists it
+    (Account ID, Account Name, last change). The list is complete or the run fails: no file is
+    ever produced from a partial list. An ID listed twice keeps its later record."""
+    settings = settings_or_fail(context)
+    partition = context.partition_key
+    try:
+        with upstream.open(settings.upstream) as clients, state.connect(settings.storage) as con:
+            total, duplicates = replace_accounts(con, partition, clients.ams.active_account_pages())
+    except (AmsListIncomplete, AuthenticationError) as err:
+        context.log.error(f"critical: {err}")
+        raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
+    if duplicates:
+        context.log.warning(f"the AMS listed {duplicates} account IDs more than once; kept the later record of each")
+    context.log.info(f"{total} active accounts for {partition}")
+    return dg.MaterializeResult(
+        metadata={"accounts": dg.MetadataValue.int(total), "duplicates_dropped": dg.MetadataValue.int(duplicates)}
+    )

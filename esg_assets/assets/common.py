@@ -1,0 +1,26 @@
+"""What every asset does at its start: read and check the configuration, name its partition."""
+
+
+from datetime import datetime, timezone
+
+import dagster as dg
+
+from esg_assets.settings import ConfigError, Settings, load_settings
+
+
+def settings_or_fail(context: dg.AssetExecutionContext) -> Settings:
+    """All settings, or a failed run with one line naming the bad variable (before any call
+    and before anything is written)."""
+    try:
+        return load_settings()
+    except ConfigError as err:
+        context.log.error(f"configuration error: {err}")
+        raise dg.Failure(description=f"configuration error: {err}", allow_retries=False) from None
+
+
+def utc_now_text() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ymd(partition: str) -> str:
+    return partition.replace("-", "")

@@ -1,0 +1,53 @@
+"""Asset checks: the 5 % rule on the day's API calls (output-and-behaviour.md §4)."""
+
+
+from decimal import Decimal
+
+import dagster as dg
+
+from esg_assets.assets.ratings import esg_ratings
+from esg_assets.domain.summary import call_failure_rate
+from esg_assets.partitions import daily_partitions
+from esg_assets.resources.state import StateResource
+from esg_assets.settings import ConfigError, load_storage
+from esg_assets.state import report_queries as q
+
+CALL_FAILURE_CHECK = "call_failure_rate_within_5_percent"
+MAX_CALL_FAILURE_RATE = Decimal("0.05")
+
+
+def threshold_exceeded(rate: Decimal) -> bool:
+    """Strictly greater than 5 % fails; exactly 5 % passes."""
+    return rate > MAX_CALL_FAILURE_RATE
+
+
+@dg.asset_check(
+    asset=esg_ratings,
+    name=CALL_FAILURE_CHECK,
+    blocking=False,  # the CSV is still written when the check fails
+    partitions_def=daily_partitions,
+    description="Fails (ERROR) when more than 5 % of the accounts called for the day ended Failed.",
+)
+def call_failure_rate_within_5_percent(
+    context: dg.AssetCheckExecutionContext, state: StateResource
+) -> dg.AssetCheckResult:
+    partition = context.partition_key
+    try:
+        settings = load_storage()
+    except ConfigError as err:
+        raise dg.Failure(description=f"configuration error: {err}") from None
+    with state.connect(settings) as con:
+        figures = q.figures(con, partition)
+    failed = figures.status_counts.get("Failed", 0)
+    rate = call_failure_rate(failed, figures.accounts_called)
+    return dg.AssetCheckResult(
+        passed=not threshold_exceeded(rate),
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "partition": partition,
+            "call_failure_rate": dg.MetadataValue.float(float(rate)),
+            "failed": dg.MetadataValue.int(failed),
+            "accounts_called": dg.MetadataValue.int(figures.accounts_called),
+            "threshold": dg.MetadataValue.float(float(MAX_CALL_FAILURE_RATE)),
+        },
+    )

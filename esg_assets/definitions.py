@@ -1,0 +1,28 @@
+"""The one entry point: the Dagster definitions of the ESG ratings job.
+
+Loading them does no I/O: settings are read when a run (or sensor tick) starts.
+"""
+
+import dagster as dg
+
+from esg_assets.assets import ALL_ASSETS
+from esg_assets.checks import call_failure_rate_within_5_percent
+from esg_assets.jobs import esg_daily_job
+from esg_assets.resources.state import StateResource, StoreResource
+from esg_assets.resources.upstream import UpstreamResource
+from esg_assets.schedules import daily_schedule
+
+defs = dg.Definitions(
+    assets=ALL_ASSETS,
+    asset_checks=[call_failure_rate_within_5_percent],
+    jobs=[esg_daily_job],
+    schedules=[daily_schedule],
+    resources={
+        "upstream": UpstreamResource(),
+        "state": StateResource(),
+        "store": StoreResource(),
+    },
+    # One process per run: the steps share the state database's single writer and the run's
+    # rate limiter instead of competing for them (docs/architecture.md, "Concurrency").
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,82 @@
+"""`esg-ratings rerun` and `esg-ratings history`: job commands of the command line."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from datetime import date
+
+_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _partition(value: str) -> str:
+    from esg_assets.cli import CliError
+
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError
+        date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"the date {value!r} is not a valid YYYY-MM-DD date") from None
+    return value
+
+
+def rerun(args: argparse.Namespace) -> int:
+    """Re-call exactly the named accounts for the day and rebuild its files, recorded in the
+    Dagster instance (DAGSTER_HOME) like any other run, so it shows in the UI."""
+    import dagster as dg
+
+    from esg_assets.cli import CliError
+    from esg_assets.definitions import defs
+
+    partition = _partition(args.date)
+    bad = [a for a in args.account if not _ACCOUNT_ID.fullmatch(a)]
+    if bad:
+        raise CliError(f"malformed account IDs: {', '.join(bad)}")
+    job = defs.get_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey("esg_ratings"), dg.AssetKey("ratings_csv"), dg.AssetKey("daily_summary")},
+        asset_check_selection=None,
+    )
+    result = job.execute_in_process(
+        partition_key=partition,
+        run_config={"ops": {"esg_ratings": {"config": {"account_ids": list(args.account), "full_refresh": False}}}},
+        instance=dg.DagsterInstance.get(),
+        raise_on_error=False,
+        tags={"esg/trigger": "cli-rerun"},
+    )
+    if not result.success:
+        failures = [e.message for e in result.all_events if e.is_step_failure]
+        raise CliError(f"rerun of {partition} failed (run {result.run_id}): {failures[0] if failures else 'see the run'}")
+    print(f"rerun of {partition} for {len(set(args.account))} accounts succeeded (run {result.run_id})")
+    return 0
+
+
+def history(args: argparse.Namespace) -> int:
+    """Print the job-history table of the last N days, one run per line."""
+    from esg_assets.settings import load_storage
+    from esg_assets.state.db import connect
+
+    settings = load_storage()
+    with connect(settings.state_db, settings.encryption_key_bytes, lock_wait_seconds=60) as con:
+        rows = con.execute(
+            """SELECT partition, run_id, duration_seconds, total_accounts, successful, partial, failed,
+                      accounts_called, carried_forward, call_failure_rate, requests
+               FROM job_history WHERE partition >= strftime(current_date - ?::INTEGER, '%Y-%m-%d')
+               ORDER BY partition, ended_at""",
+            [args.days],
+        ).fetchall()
+    header = ("partition", "run", "seconds", "total", "ok", "partial", "failed", "called", "carried", "fail_rate", "requests")
+    print("\t".join(header))
+    for row in rows:
+        print("\t".join("" if v is None else str(v)[:8] if i == 1 else str(v) for i, v in enumerate(row)))
+    return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rerun", help="re-call chosen accounts for a day and rebuild its files")
+    p.add_argument("date", help="partition, YYYY-MM-DD")
+    p.add_argument("--account", action="append", required=True, help="account ID (repeatable)")
+    p.set_defaults(func=rerun)
+    h = sub.add_parser("history", help="job history for trend analysis")
+    h.add_argument("--days", type=int, default=30)
+    h.set_defaults(func=history)

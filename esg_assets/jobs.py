@@ -1,0 +1,17 @@
+"""The daily job: the four assets (and their check) for one partition, with the 4-hour limit."""
+
+import dagster as dg
+
+from esg_assets.partitions import daily_partitions
+
+DAILY_JOB_NAME = "esg_daily_job"
+MAX_RUNTIME_SECONDS = 4 * 3600  # 05:00 -> 09:00 Central
+RUN_TAGS = {"dagster/max_runtime": str(MAX_RUNTIME_SECONDS)}
+
+esg_daily_job = dg.define_asset_job(
+    name=DAILY_JOB_NAME,
+    selection=dg.AssetSelection.groups("esg"),
+    partitions_def=daily_partitions,
+    tags=RUN_TAGS,
+    description="Active accounts -> ESG ratings -> CSV and error file -> daily summary, for one day.",
+)

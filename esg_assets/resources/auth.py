@@ -1,0 +1,172 @@
+"""The firm's OAuth 2.0 client-credentials token, shared by every worker of the process,
+and the bearer-authenticated GET that re-sends once after a 401.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+
+from esg_assets.domain.analysis import load_json_exact
+from esg_assets.domain.models import AttemptFailure, ErrorKind
+from esg_assets.resources.counters import ApiCounters
+from esg_assets.resources.http import failure_from_exception
+from esg_assets.resources.rate_limiter import RateLimiter
+from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
+from esg_assets.settings import UpstreamSettings
+
+_EARLY_REFRESH_SECONDS = 60
+_SHORT_LIFETIME_SECONDS = 120
+
+
+class AuthenticationError(RuntimeError):
+    """No token could be had, or a fresh token was refused: a critical error of the run."""
+
+
+def usable_seconds(expires_in: float) -> float:
+    """How long a token is reused: until 60 s before expiry, or half its life when short."""
+    if expires_in <= _SHORT_LIFETIME_SECONDS:
+        return expires_in / 2
+    return expires_in - _EARLY_REFRESH_SECONDS
+
+
+class TokenProvider:
+    """Fetches, caches and refreshes the one bearer token of the process."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        settings: UpstreamSettings,
+        counters: ApiCounters,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._session = session
+        self._settings = settings
+        self._counters = counters
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._token: str | None = None
+        self._valid_until = 0.0
+        self._fetches = 0
+
+    def token(self) -> str:
+        with self._lock:
+            if self._token is None or self._clock() >= self._valid_until:
+                self._fetch_locked()
+            assert self._token is not None
+            return self._token
+
+    def refresh_after_401(self, rejected: str) -> str:
+        """A resource server refused `rejected`: fetch a new token unless another worker
+        already did (one revocation costs one token request per process)."""
+        with self._lock:
+            if self._token == rejected or self._token is None:
+                self._fetch_locked()
+            assert self._token is not None
+            return self._token
+
+    def _fetch_locked(self) -> None:
+        s = self._settings
+        outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep)(
+            self._attempt
+        )
+        if isinstance(outcome, AttemptFailure):
+            raise AuthenticationError(f"no token from the token endpoint: {outcome.message}")
+        token, expires_in = outcome
+        if self._fetches > 0:
+            self._counters.add("token_refreshes")
+        self._fetches += 1
+        self._token = token
+        self._valid_until = self._clock() + usable_seconds(expires_in)
+
+    def _attempt(self) -> tuple[str, float] | AttemptFailure:
+        s = self._settings
+        try:
+            response = self._session.post(
+                s.token_url,
+                data={"grant_type": "client_credentials"},
+                auth=(s.client_id.value, s.client_secret.value),
+                timeout=(s.timeout_seconds, s.timeout_seconds),
+                verify=s.verify,
+                allow_redirects=False,
+            )
+        except requests.RequestException as err:
+            return failure_from_exception(err, s.timeout_seconds)
+        if response.status_code in (400, 401):
+            raise AuthenticationError(
+                f"the token endpoint refused the client credentials (HTTP {response.status_code})"
+            )
+        if response.status_code != 200:
+            failure = classify_status(response.status_code, parse_retry_after(response.headers.get("Retry-After")))
+            if not failure.retryable:
+                raise AuthenticationError(f"the token endpoint answered HTTP {response.status_code}")
+            return failure
+        try:
+            doc = load_json_exact(response.content)
+            token = doc["access_token"]
+            expires_in = float(doc["expires_in"])
+            if not isinstance(token, str) or not token or expires_in <= 0:
+                raise ValueError
+        except (ValueError, KeyError, TypeError):
+            return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, "token response is not valid", True)
+        return token, expires_in
+
+
+class BearerGetter:
+    """GET with the shared token, within the in-flight ceiling and (for the ESG API) the
+    rate limit; a 401 gets one re-send with a fresh token, not counted as an attempt."""
+
+    def __init__(
+        self,
+        session: requests.Session,
+        tokens: TokenProvider,
+        settings: UpstreamSettings,
+        in_flight: threading.BoundedSemaphore,
+        limiter: RateLimiter | None = None,
+        counters: ApiCounters | None = None,
+    ):
+        self._session = session
+        self._tokens = tokens
+        self._settings = settings
+        self._in_flight = in_flight
+        self._limiter = limiter
+        self._counters = counters
+
+    def get(self, url: str, params: dict[str, str] | None = None) -> requests.Response | AttemptFailure:
+        token = self._tokens.token()
+        response = self._send(url, params, token)
+        if isinstance(response, requests.Response) and response.status_code == 401:
+            fresh = self._tokens.refresh_after_401(token)
+            response = self._send(url, params, fresh)
+            if isinstance(response, requests.Response) and response.status_code == 401:
+                raise AuthenticationError("a request re-sent with a freshly issued token was answered 401")
+        return response
+
+    def _send(self, url: str, params: dict[str, str] | None, token: str) -> requests.Response | AttemptFailure:
+        timeout = self._settings.timeout_seconds
+        with self._in_flight:
+            if self._limiter is not None:
+                self._limiter.acquire()
+            if self._counters is not None:
+                self._counters.add("requests")
+            try:
+                response = self._session.get(
+                    url,
+                    params=params,
+                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    timeout=(timeout, timeout),
+                    verify=self._settings.verify,
+                    allow_redirects=False,
+                )
+                # Read the body inside the in-flight slot, so the slot covers the whole exchange.
+                _ = response.content
+            except requests.RequestException as err:
+                return failure_from_exception(err, timeout)
+        if response.status_code == 429 and self._counters is not None:
+            self._counters.add("rate_limited")
+        return response

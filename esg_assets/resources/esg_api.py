@@ -1,0 +1,119 @@
+"""The Multi-Objective ESG Portfolio Analysis API: one analysis per account, and the changes feed."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+import requests
+
+from esg_assets.domain.analysis import InvalidAnalysis, load_json_exact, parse_analysis
+from esg_assets.domain.models import AccountResult, AttemptFailure, ErrorKind, EsgAnalysis
+from esg_assets.domain.outcome import result_from
+from esg_assets.resources.auth import BearerGetter
+from esg_assets.resources.counters import ApiCounters
+from esg_assets.resources.http import join_url
+from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
+from esg_assets.settings import UpstreamSettings
+
+log = logging.getLogger(__name__)
+
+PAGE_LIMIT = 1000
+
+
+class FeedUnavailable(RuntimeError):
+    """The changes feed is not offered or could not be read completely."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _failure_of(response: requests.Response) -> AttemptFailure:
+    return classify_status(response.status_code, parse_retry_after(response.headers.get("Retry-After")))
+
+
+class EsgApiClient:
+    def __init__(
+        self,
+        getter: BearerGetter,
+        settings: UpstreamSettings,
+        counters: ApiCounters,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self._getter = getter
+        self._settings = settings
+        self._counters = counters
+        self._sleep = sleep
+
+    def _retrying(self):  # noqa: ANN202 - tenacity's type
+        s = self._settings
+        return retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep)
+
+    def fetch_analysis(self, account_id: str) -> AccountResult:
+        """The account's latest analysis after at most ESG_API_MAX_ATTEMPTS attempts."""
+        url = join_url(self._settings.api_base_url, f"/v1/accounts/{quote(account_id, safe='')}/esg-analysis")
+        attempts = 0
+        last_at = _utc_now()
+
+        def attempt() -> EsgAnalysis | AttemptFailure:
+            nonlocal attempts, last_at
+            attempts += 1
+            last_at = _utc_now()
+            response = self._getter.get(url)
+            if isinstance(response, AttemptFailure):
+                return response
+            if response.status_code != 200:
+                return _failure_of(response)
+            try:
+                return parse_analysis(response.content, account_id)
+            except InvalidAnalysis as err:
+                return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, f"invalid response: {err}", True)
+
+        outcome = self._retrying()(attempt)
+        if attempts > 1:
+            self._counters.add("retries", attempts - 1)
+        return result_from(account_id, outcome, attempts, last_at)
+
+    def changed_accounts(self, since: datetime) -> Iterator[list[str]]:
+        """Pages of account IDs whose analysis changed at or after `since`.
+
+        Raises FeedUnavailable when the provider does not offer the feed (404/501) or a page
+        cannot be fetched after retries: the caller must then call every account.
+        """
+        url = join_url(self._settings.api_base_url, "/v1/esg-analysis/changes")
+        since_text = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        cursor: str | None = None
+        while True:
+            params = {"since": since_text, "limit": str(PAGE_LIMIT)}
+            if cursor is not None:
+                params["cursor"] = cursor
+            outcome = self._retrying()(lambda: self._feed_page(url, params))
+            if isinstance(outcome, AttemptFailure):
+                if outcome.http_status in (404, 501):
+                    raise FeedUnavailable(f"the provider does not offer the changes feed (HTTP {outcome.http_status})")
+                raise FeedUnavailable(f"the changes feed could not be read completely: {outcome.message}")
+            ids, cursor = outcome
+            yield ids
+            if cursor is None:
+                return
+
+    def _feed_page(self, url: str, params: dict[str, str]) -> tuple[list[str], str | None] | AttemptFailure:
+        response = self._getter.get(url, params)
+        if isinstance(response, AttemptFailure):
+            return response
+        if response.status_code != 200:
+            return _failure_of(response)
+        try:
+            doc = load_json_exact(response.content)
+            items = doc["data"]
+            cursor = doc["next_cursor"]
+            ids = [item["account_id"] for item in items]
+            if not all(isinstance(i, str) for i in ids) or not (cursor is None or isinstance(cursor, str)):
+                raise TypeError
+        except (ValueError, KeyError, TypeError, InvalidAnalysis):
+            return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, "changes feed page is not valid", True)
+        return ids, cursor

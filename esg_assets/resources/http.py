@@ -1,0 +1,39 @@
+"""One HTTP attempt: a pooled `requests` session, a timeout on every request, errors as values."""
+
+from __future__ import annotations
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from esg_assets.domain.models import AttemptFailure, ErrorKind
+
+USER_AGENT = "esg-ratings-batch/0.1"
+
+
+def make_session(pool_size: int) -> requests.Session:
+    """A session whose connection pool fits every worker, with no automatic retries
+    (the retry policy lives in `retry.py`) and no proxies or .netrc taken from the environment
+    that could leak credentials."""
+    session = requests.Session()
+    session.trust_env = False
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def failure_from_exception(err: requests.RequestException, timeout: float) -> AttemptFailure:
+    """A transport error as a retryable failure; the message names only the error's class,
+    never a URL, header or body that could carry a secret."""
+    if isinstance(err, requests.Timeout):
+        which = "connect" if isinstance(err, requests.ConnectTimeout) else "read"
+        return AttemptFailure(ErrorKind.TIMEOUT, None, f"{which} timeout after {timeout:g} s", True)
+    if isinstance(err, requests.exceptions.SSLError):
+        return AttemptFailure(ErrorKind.CONNECTION, None, "TLS error: certificate verification failed", True)
+    return AttemptFailure(ErrorKind.CONNECTION, None, f"connection error ({type(err).__name__})", True)
+
+
+def join_url(base: str, path: str) -> str:
+    """`http://h/ams` + `/v1/accounts` -> `http://h/ams/v1/accounts` (a trailing slash is fine)."""
+    return base.rstrip("/") + path

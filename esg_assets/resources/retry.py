@@ -1,0 +1,101 @@
+"""The retry policy of every upstream call, in one place (upstream-apis.yaml x-client-behaviour).
+
+What is retryable, how long to wait, and how many attempts: the ESG API, the AMS pages and the
+token endpoint all use `retrying()`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import tenacity
+
+from esg_assets.domain.models import AttemptFailure, ErrorKind
+
+# Answers that stop at once (401 is handled by the token rule, not here).
+_NOT_RETRYABLE_5XX = frozenset({501, 505})
+
+
+def classify_status(status: int, retry_after: float | None = None) -> AttemptFailure:
+    """The failure an HTTP status (other than 200 and 401) stands for, and whether to retry it."""
+    if status == 429:
+        return AttemptFailure(ErrorKind.RATE_LIMITED, status, "HTTP 429 rate limited", True, retry_after)
+    if status == 404:
+        return AttemptFailure(ErrorKind.NOT_FOUND, status, "HTTP 404 account not covered", False)
+    if status == 403:
+        return AttemptFailure(ErrorKind.FORBIDDEN, status, "HTTP 403 access to account refused", False)
+    retryable = status == 408 or (500 <= status <= 599 and status not in _NOT_RETRYABLE_5XX)
+    return AttemptFailure(ErrorKind.HTTP_STATUS, status, f"HTTP {status}", retryable)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After in seconds, given as delta-seconds or an HTTP-date; None when absent or bad."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    current = now or datetime.now(timezone.utc)
+    return max(0.0, (when - current).total_seconds())
+
+
+def backoff_seconds(attempt: int, base: float, cap: float, jitter: Callable[[], float] = random.random) -> float:
+    """Exponential backoff after attempt number `attempt` (1-based): base, 2*base, 4*base ...
+
+    Equal jitter: half the step fixed, half random, so retries of many accounts spread out but
+    never collapse to zero; the result never exceeds `cap`.
+    """
+    step = min(cap, base * (2 ** (attempt - 1)))
+    return step / 2 + jitter() * step / 2
+
+
+class _Wait(tenacity.wait.wait_base):
+    """Backoff with jitter, but never shorter than a 429's Retry-After."""
+
+    def __init__(self, base: float, cap: float):
+        self.base = base
+        self.cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        wait = backoff_seconds(retry_state.attempt_number, self.base, self.cap)
+        outcome = retry_state.outcome
+        if outcome is not None and not outcome.failed:
+            result = outcome.result()
+            if isinstance(result, AttemptFailure) and result.retry_after is not None:
+                wait = max(wait, result.retry_after)
+        return wait
+
+
+def _should_retry(result: object) -> bool:
+    return isinstance(result, AttemptFailure) and result.retryable
+
+
+def retrying(
+    max_attempts: int,
+    base: float,
+    cap: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> tenacity.Retrying:
+    """A tenacity controller: the attempt function returns a result or an AttemptFailure.
+
+    Retryable failures are retried up to `max_attempts` in total; the last result (success or
+    the last failure) is returned. Exceptions (authentication) are never retried here.
+    """
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(max_attempts),
+        wait=_Wait(base, cap),
+        retry=tenacity.retry_if_result(_should_retry),
+        retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
+        sleep=sleep,
+        reraise=True,
+    )

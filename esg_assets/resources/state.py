@@ -1,0 +1,33 @@
+"""The DuckDB state database and the file store as Dagster resources."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import duckdb
+
+from esg_assets.settings import StorageSettings, load_storage
+from esg_assets.state.db import connect
+from esg_assets.storage.store import Store, open_store
+
+
+class StateResource(dg.ConfigurableResource):
+    """The encrypted state database at ESG_STATE_DB (results per partition, runs, history)."""
+
+    def load_settings(self) -> StorageSettings:
+        return load_storage()
+
+    @contextmanager
+    def connect(self, settings: StorageSettings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        s = settings or load_storage()
+        with connect(s.state_db, s.encryption_key_bytes) as con:
+            yield con
+
+
+class StoreResource(dg.ConfigurableResource):
+    """The secure file store (local encrypted directory or S3 with SSE-KMS), audited."""
+
+    def open(self, settings: StorageSettings | None = None) -> Store:
+        return open_store(settings or load_storage())

@@ -1,0 +1,67 @@
+"""The upstream systems as one Dagster resource: token endpoint, AMS and ESG API clients that
+share one session, one token, one rate limiter and one in-flight ceiling per process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import dagster as dg
+
+from esg_assets.resources.ams import AmsClient
+from esg_assets.resources.auth import BearerGetter, TokenProvider
+from esg_assets.resources.counters import ApiCounters
+from esg_assets.resources.esg_api import EsgApiClient
+from esg_assets.resources.http import make_session
+from esg_assets.resources.rate_limiter import RateLimiter
+from esg_assets.settings import UpstreamSettings, load_upstream
+
+
+@dataclass(frozen=True)
+class Upstream:
+    settings: UpstreamSettings
+    ams: AmsClient
+    esg: EsgApiClient
+    counters: ApiCounters
+
+    @property
+    def workers(self) -> int:
+        """Worker threads: twice the in-flight ceiling, so accounts waiting out a backoff do
+        not leave request slots idle."""
+        return self.settings.max_concurrency * 2
+
+
+@contextmanager
+def open_upstream(settings: UpstreamSettings) -> Iterator[Upstream]:
+    session = make_session(pool_size=settings.max_concurrency + 2)
+    counters = ApiCounters()
+    tokens = TokenProvider(session, settings, counters)
+    in_flight = threading.BoundedSemaphore(settings.max_concurrency)
+    limiter = RateLimiter(settings.rate_limit_per_second)
+    esg_getter = BearerGetter(session, tokens, settings, in_flight, limiter, counters)
+    # The AMS is not the ESG API: its requests are neither rate limited nor counted.
+    ams_getter = BearerGetter(session, tokens, settings, threading.BoundedSemaphore(settings.max_concurrency))
+    try:
+        yield Upstream(
+            settings=settings,
+            ams=AmsClient(ams_getter, settings),
+            esg=EsgApiClient(esg_getter, settings, counters),
+            counters=counters,
+        )
+    finally:
+        session.close()
+
+
+class UpstreamResource(dg.ConfigurableResource):
+    """The firm's token endpoint, AMS and ESG API, configured from the ESG_* environment
+    (configuration.md); secrets never pass through Dagster config or the UI."""
+
+    def load_settings(self) -> UpstreamSettings:
+        return load_upstream()
+
+    @contextmanager
+    def open(self, settings: UpstreamSettings) -> Iterator[Upstream]:
+        with open_upstream(settings) as upstream:
+            yield upstream

@@ -1,0 +1,1 @@
+"""The DuckDB state database: accounts, results per partition, runs, job history."""

@@ -1,0 +1,230 @@
+"""Results per account and partition: start of a run, change detection, batch commits.
+
+Every write here is idempotent for its partition: a fresh run first deletes the partition's
+results, a resume keeps only results that are final (Successful or Partial), and each result
+is written with INSERT OR REPLACE on (partition, account_id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+
+import duckdb
+import pandas as pd
+
+from esg_assets.domain.models import AccountResult
+
+_RESULT_COLUMNS = (
+    "account_id", "status", "overall", "environmental", "social", "governance",
+    "primary_pillar", "primary_score", "analysis_date", "attempts", "error_kind",
+    "http_status", "error_message", "last_attempt_at",
+)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def partition_state(con: duckdb.DuckDBPyConnection, partition: str) -> tuple[str | None, str | None] | None:
+    """(fetch_started_at, completed_at) of the partition's ratings, or None if never run."""
+    row = con.execute(
+        "SELECT fetch_started_at, completed_at FROM ratings_partitions WHERE partition = ?", [partition]
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def previous_completed(con: duckdb.DuckDBPyConnection, partition: str) -> tuple[str, str | None] | None:
+    """P: the latest earlier partition whose ratings completed, with its fetch start instant."""
+    row = con.execute(
+        """SELECT partition, fetch_started_at FROM ratings_partitions
+           WHERE partition < ? AND completed_at IS NOT NULL ORDER BY partition DESC LIMIT 1""",
+        [partition],
+    ).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def _upsert_partition(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, *, reset: bool) -> None:
+    if reset:
+        con.execute(
+            "INSERT OR REPLACE INTO ratings_partitions VALUES (?, NULL, NULL, ?)", [partition, run_id]
+        )
+    else:
+        con.execute("UPDATE ratings_partitions SET last_run_id = ? WHERE partition = ?", [run_id, partition])
+
+
+def begin_fresh(con: duckdb.DuckDBPyConnection, partition: str, run_id: str) -> None:
+    """A fresh run: the partition's earlier results are dropped, in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM ratings WHERE partition = ?", [partition])
+    _upsert_partition(con, partition, run_id, reset=True)
+    con.execute("COMMIT")
+
+
+def begin_resume(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, forced: Sequence[str]) -> int:
+    """A resume: keep the final results of accounts still active; returns how many are kept."""
+    con.execute("BEGIN TRANSACTION")
+    con.execute(
+        """DELETE FROM ratings WHERE partition = ? AND (status = 'Failed'
+           OR account_id NOT IN (SELECT account_id FROM accounts WHERE partition = ?))""",
+        [partition, partition],
+    )
+    _delete_ids(con, partition, forced)
+    _upsert_partition(con, partition, run_id, reset=False)
+    con.execute("COMMIT")
+    return int(con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0])
+
+
+def _delete_ids(con: duckdb.DuckDBPyConnection, partition: str, ids: Sequence[str]) -> None:
+    if ids:
+        con.execute("DELETE FROM ratings WHERE partition = ? AND list_contains(?, account_id)", [partition, list(ids)])
+
+
+def set_fetch_started(con: duckdb.DuckDBPyConnection, partition: str, instant: str) -> None:
+    """Record the instant before the first ESG request of the partition (kept on resume)."""
+    con.execute(
+        "UPDATE ratings_partitions SET fetch_started_at = coalesce(fetch_started_at, ?) WHERE partition = ?",
+        [instant, partition],
+    )
+
+
+def mark_completed(con: duckdb.DuckDBPyConnection, partition: str, instant: str) -> None:
+    con.execute("UPDATE ratings_partitions SET completed_at = ? WHERE partition = ?", [instant, partition])
+
+
+def load_feed(con: duckdb.DuckDBPyConnection, pages: Iterable[list[str]]) -> int:
+    """Fill the temp table `feed_changed` from the changes feed; raises what the pages raise."""
+    con.execute("CREATE OR REPLACE TEMP TABLE feed_changed (account_id VARCHAR)")
+    for ids in pages:
+        if ids:
+            con.execute("INSERT INTO feed_changed SELECT unnest(?)", [ids])
+    return int(con.execute("SELECT count(DISTINCT account_id) FROM feed_changed").fetchone()[0])
+
+
+def carry_forward(
+    con: duckdb.DuckDBPyConnection,
+    partition: str,
+    previous: str,
+    oldest_analysis_date: str,
+    forced: Sequence[str],
+    run_id: str,
+) -> int:
+    """Copy P's row for every account that meets all five conditions of §5 (the feed was read
+    completely into `feed_changed`); the account name always comes from today's list."""
+    before = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0]
+    con.execute(
+        """INSERT INTO ratings
+           SELECT ?, a.account_id, p.status, p.overall, p.environmental, p.social, p.governance,
+                  p.primary_pillar, p.primary_score, p.analysis_date, 'carried', a.updated_at,
+                  0, NULL, NULL, NULL, p.last_attempt_at, ?
+           FROM accounts a JOIN ratings p ON p.partition = ? AND p.account_id = a.account_id
+           WHERE a.partition = ?
+             AND p.status = 'Successful'
+             AND p.ams_updated_at = a.updated_at
+             AND p.analysis_date >= ?
+             AND a.account_id NOT IN (SELECT account_id FROM feed_changed)
+             AND NOT list_contains(?, a.account_id)
+             AND a.account_id NOT IN (SELECT account_id FROM ratings WHERE partition = ?)""",
+        [partition, run_id, previous, partition, oldest_analysis_date, list(forced), partition],
+    )
+    after = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0]
+    return int(after - before)
+
+
+def prepare_calls(con: duckdb.DuckDBPyConnection, partition: str, only: Sequence[str] | None = None) -> int:
+    """Fill the temp table `to_call`: the accounts of the partition still without a result
+    (or exactly `only`, for a targeted rerun), numbered in Account ID order."""
+    con.execute("CREATE OR REPLACE TEMP TABLE to_call (rn BIGINT, account_id VARCHAR)")
+    if only is not None:
+        con.execute(
+            "INSERT INTO to_call SELECT row_number() OVER (ORDER BY id), id FROM (SELECT DISTINCT unnest(?) AS id)",
+            [list(only)],
+        )
+    else:
+        con.execute(
+            """INSERT INTO to_call
+               SELECT row_number() OVER (ORDER BY a.account_id), a.account_id FROM accounts a
+               WHERE a.partition = ?
+                 AND a.account_id NOT IN (SELECT account_id FROM ratings WHERE partition = ?)""",
+            [partition, partition],
+        )
+    return int(con.execute("SELECT count(*) FROM to_call").fetchone()[0])
+
+
+def calls(con: duckdb.DuckDBPyConnection, chunk: int = 10_000) -> Iterator[str]:
+    """The account IDs of `to_call`, read a chunk at a time so memory stays flat."""
+    start = 1
+    while True:
+        rows = con.execute(
+            "SELECT account_id FROM to_call WHERE rn BETWEEN ? AND ? ORDER BY rn", [start, start + chunk - 1]
+        ).fetchall()
+        if not rows:
+            return
+        for (account_id,) in rows:
+            yield account_id
+        start += chunk
+
+
+def save_results(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, results: Sequence[AccountResult]) -> None:
+    """Commit one batch of results (replacing any earlier result of the same accounts)."""
+    if not results:
+        return
+    rows = []
+    for r in results:
+        a = r.analysis
+        rows.append(
+            (
+                r.account_id, r.status.value,
+                _text(a.overall) if a else None, _text(a.environmental) if a else None,
+                _text(a.social) if a else None, _text(a.governance) if a else None,
+                a.primary_pillar if a else None, _text(a.primary_score) if a else None,
+                a.analysis_date if a else None, r.attempts,
+                r.error_kind.value if r.error_kind else None, r.http_status, r.error_message,
+                r.last_attempt_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            )
+        )
+    frame = pd.DataFrame.from_records(rows, columns=_RESULT_COLUMNS)
+    frame["attempts"] = frame["attempts"].astype("Int64")
+    frame["http_status"] = pd.array([r[11] for r in rows], dtype="Int64")
+    con.register("result_frame", frame)
+    try:
+        con.execute(
+            """INSERT OR REPLACE INTO ratings
+               SELECT ?, f.account_id, f.status, f.overall, f.environmental, f.social, f.governance,
+                      f.primary_pillar, f.primary_score, f.analysis_date, 'called', a.updated_at,
+                      f.attempts, f.error_kind, f.http_status, f.error_message, f.last_attempt_at, ?
+               FROM result_frame f JOIN accounts a ON a.partition = ? AND a.account_id = f.account_id""",
+            [partition, run_id, partition],
+        )
+    finally:
+        con.unregister("result_frame")
+
+
+def record_run(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, mode: str, started_at: str) -> None:
+    con.execute(
+        """INSERT OR REPLACE INTO ratings_runs (partition, run_id, mode, started_at)
+           VALUES (?, ?, ?, ?)""",
+        [partition, run_id, mode, started_at],
+    )
+
+
+def finish_run(
+    con: duckdb.DuckDBPyConnection,
+    partition: str,
+    run_id: str,
+    *,
+    ended_at: str,
+    accounts_called: int,
+    carried_forward: int,
+    requests: int,
+    retries: int,
+    rate_limited: int,
+    token_refreshes: int,
+    feed_status: str,
+) -> None:
+    con.execute(
+        """UPDATE ratings_runs SET ended_at = ?, accounts_called = ?, carried_forward = ?,
+           requests = ?, retries = ?, rate_limited = ?, token_refreshes = ?, feed_status = ?
+           WHERE partition = ? AND run_id = ?""",
+        [ended_at, accounts_called, carried_forward, requests, retries, rate_limited,
+         token_refreshes, feed_status, partition, run_id],
+    )

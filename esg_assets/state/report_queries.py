@@ -1,0 +1,122 @@
+"""Reading a partition's results back: CSV rows in Account ID order, and summary figures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+
+import duckdb
+
+from esg_assets.domain.models import ErrorRow, RatingRow
+
+FETCH_CHUNK = 10_000
+SCORE_COLUMNS = ("overall", "environmental", "social", "governance")
+
+
+def _stream(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> Iterator[tuple]:
+    result = con.execute(sql, params)
+    while True:
+        rows = result.fetchmany(FETCH_CHUNK)
+        if not rows:
+            return
+        yield from rows
+
+
+def missing_results(con: duckdb.DuckDBPyConnection, partition: str) -> int:
+    """Active accounts of the partition without a result (0 once esg_ratings completed)."""
+    return int(
+        con.execute(
+            """SELECT count(*) FROM accounts a WHERE a.partition = ?
+               AND a.account_id NOT IN (SELECT account_id FROM ratings WHERE partition = ?)""",
+            [partition, partition],
+        ).fetchone()[0]
+    )
+
+
+def rating_rows(con: duckdb.DuckDBPyConnection, partition: str) -> Iterator[RatingRow]:
+    """One row per active account, ordered by Account ID in plain byte order."""
+    sql = """SELECT a.account_id, a.account_name, r.status, r.overall, r.environmental, r.social,
+                    r.governance, r.primary_pillar, r.primary_score, r.analysis_date
+             FROM accounts a LEFT JOIN ratings r ON r.partition = a.partition AND r.account_id = a.account_id
+             WHERE a.partition = ? ORDER BY a.account_id"""
+    for row in _stream(con, sql, [partition]):
+        yield RatingRow(*row)
+
+
+def error_rows(con: duckdb.DuckDBPyConnection, partition: str) -> Iterator[ErrorRow]:
+    sql = """SELECT r.account_id, r.attempts, r.error_kind, r.http_status, r.error_message, r.last_attempt_at
+             FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
+             WHERE r.partition = ? AND r.status IN ('Failed', 'Partial')
+             ORDER BY r.account_id"""
+    for row in _stream(con, sql, [partition]):
+        yield ErrorRow(*row)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The exact figures of one partition, before any rounding."""
+
+    total_accounts: int
+    status_counts: dict[str, int]
+    accounts_called: int
+    carried_forward: int
+    score_sums: dict[str, tuple[Decimal, int]]  # column -> (sum, count of values present)
+    focus_counts: dict[str, int]
+
+
+def figures(con: duckdb.DuckDBPyConnection, partition: str) -> Figures:
+    base = """FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
+              WHERE r.partition = ?"""
+    statuses = dict(con.execute(f"SELECT r.status, count(*) {base} GROUP BY r.status", [partition]).fetchall())
+    sources = dict(con.execute(f"SELECT r.source, count(*) {base} GROUP BY r.source", [partition]).fetchall())
+    # DECIMAL(38,20) keeps every digit the API may send (up to 6 decimals) exactly in the sum.
+    sums_sql = ", ".join(
+        f"sum(CAST(r.{c} AS DECIMAL(38,20))), count(r.{c})" for c in SCORE_COLUMNS
+    )
+    sums_row = con.execute(f"SELECT {sums_sql} {base} AND r.status IN ('Successful', 'Partial')", [partition]).fetchone()
+    score_sums = {
+        c: (Decimal(sums_row[2 * i] or 0), int(sums_row[2 * i + 1])) for i, c in enumerate(SCORE_COLUMNS)
+    }
+    focus = dict(
+        con.execute(
+            f"SELECT r.primary_pillar, count(*) {base} AND r.primary_pillar IS NOT NULL AND r.status IN ('Successful', 'Partial') GROUP BY 1",
+            [partition],
+        ).fetchall()
+    )
+    total = int(con.execute("SELECT count(*) FROM accounts WHERE partition = ?", [partition]).fetchone()[0])
+    return Figures(
+        total_accounts=total,
+        status_counts={k: int(v) for k, v in statuses.items()},
+        accounts_called=int(sources.get("called", 0)),
+        carried_forward=int(sources.get("carried", 0)),
+        score_sums=score_sums,
+        focus_counts={k: int(v) for k, v in focus.items()},
+    )
+
+
+def failed_accounts(con: duckdb.DuckDBPyConnection, partition: str) -> list[str]:
+    rows = con.execute(
+        """SELECT r.account_id FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
+           WHERE r.partition = ? AND r.status = 'Failed' ORDER BY r.account_id""",
+        [partition],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def latest_run(con: duckdb.DuckDBPyConnection, partition: str) -> dict | None:
+    """The latest esg_ratings run of the partition (its ESG API traffic)."""
+    cur = con.execute(
+        """SELECT run_id, mode, started_at, ended_at, requests, retries, rate_limited, token_refreshes
+           FROM ratings_runs WHERE partition = ? AND ended_at IS NOT NULL ORDER BY ended_at DESC LIMIT 1""",
+        [partition],
+    )
+    row = cur.fetchone()
+    if row is None:
+        return None
+    return dict(zip([d[0] for d in cur.description], row))
+
+
+def ratings_completed(con: duckdb.DuckDBPyConnection, partition: str) -> bool:
+    row = con.execute("SELECT completed_at FROM ratings_partitions WHERE partition = ?", [partition]).fetchone()
+    return row is not None and row[0] is not None

@@ -1,0 +1,136 @@
+"""`esg-ratings files ...` and `esg-ratings audit ...` (configuration.md, "Command line").
+
+User errors raise `esg_assets.cli.CliError` (imported lazily: that module imports this one), which
+the main command prints as one line. Nothing here prints a key or secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import sys
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+from typing import NoReturn
+
+from esg_assets.settings import StorageSettings, load_storage
+from esg_assets.storage import audit
+from esg_assets.storage.errors import StoreError, StoreNotFoundError
+from esg_assets.storage.names import KINDS, logical_name, parse_partition
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register `files` and `audit` on the main command's sub-parsers."""
+    files = sub.add_parser("files", help="read the stored output files")
+    files_sub = files.add_subparsers(dest="files_command", required=True)
+    get = files_sub.add_parser("get", help="write one day's plain file into a directory (audited)")
+    get.add_argument("date", metavar="YYYY-MM-DD", help="partition date")
+    # No argparse `choices`: a bad value must give our one-line error, not argparse's usage text.
+    get.add_argument("--kind", default="ratings", help=f"one of {', '.join(KINDS)} (default ratings)")
+    get.add_argument("--out", required=True, metavar="DIR", help="directory to write the plain file to")
+    get.set_defaults(func=files_get)
+    listing = files_sub.add_parser("list", help="list the stored output files")
+    listing.set_defaults(func=files_list)
+
+    audit_parser = sub.add_parser("audit", help="the audit log of file accesses")
+    audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
+    check = audit_sub.add_parser("verify", help="check the audit log's hash chain")
+    check.set_defaults(func=audit_verify)
+    show = audit_sub.add_parser("show", help="print audit records, one per line")
+    show.add_argument("--since", metavar="YYYY-MM-DD", help="first UTC day to show (inclusive)")
+    show.add_argument("--until", metavar="YYYY-MM-DD", help="last UTC day to show (inclusive)")
+    show.set_defaults(func=audit_show)
+
+
+def _fail(message: str) -> NoReturn:
+    from esg_assets.cli import CliError
+
+    raise CliError(message)
+
+
+def _settings() -> StorageSettings:
+    return load_storage()  # ConfigError is printed as one line by the main command
+
+
+def files_get(args: argparse.Namespace) -> int:
+    from esg_assets.storage.store import open_store
+
+    try:
+        name = logical_name(args.date, args.kind)
+    except ValueError as err:
+        _fail(str(err))
+    settings = _settings()
+    out_dir = Path(args.out)
+    try:
+        store = open_store(settings)
+        chunks = store.read(name)  # checks the reader and existence before anything is written
+        out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        target = _write_atomically(out_dir, name, chunks)
+    except StoreNotFoundError:
+        _fail(f"no {args.kind} file for {args.date} in the store ({name})")
+    except StoreError as err:
+        _fail(str(err))
+    except OSError as err:
+        _fail(f"cannot write to {out_dir}: {err.strerror}")
+    print(f"wrote {target}")
+    return 0
+
+
+def _write_atomically(out_dir: Path, name: str, chunks: Iterable[bytes]) -> Path:
+    """Write to a private temp file, rename into place only once all content authenticated."""
+    target = out_dir / name
+    tmp = out_dir / f".{name}.{secrets.token_hex(8)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def files_list(args: argparse.Namespace) -> int:
+    from esg_assets.storage.store import open_store
+
+    try:
+        entries = open_store(_settings()).list()
+    except StoreError as err:
+        _fail(str(err))
+    for entry in entries:
+        print(f"{entry.logical_name}\t{entry.size}\t{entry.modified.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    return 0
+
+
+def audit_verify(args: argparse.Namespace) -> int:
+    result = audit.verify(_settings().audit_log)
+    if result.ok:
+        print(str(result))
+        return 0
+    print(f"esg-ratings: error: {result}", file=sys.stderr)
+    return 1
+
+
+def _day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return parse_partition(value)
+    except ValueError as err:
+        _fail(f"{option}: {err}")
+
+
+def audit_show(args: argparse.Namespace) -> int:
+    since, until = _day("--since", args.since), _day("--until", args.until)
+    if since and until and since > until:
+        _fail("--since is after --until")
+    for record in audit.records(_settings().audit_log, since, until):
+        print(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+    return 0
