@@ -1,0 +1,166 @@
+"""The sandbox HTTP server: routing, rate limiter, delays and the request log around the handlers.
+
+Run it with `esg-ratings sandbox serve` (or `python -m esg_assets.sandbox.server`, same options).
+It prints one line `sandbox listening on http://HOST:PORT` once it accepts connections, runs
+until SIGTERM/SIGINT and then exits 0 after flushing the request log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import IO
+
+from esg_assets.sandbox import admin, upstream
+from esg_assets.sandbox.behaviour import Behaviours, Reply, error_reply
+from esg_assets.sandbox.httpproto import HttpProtocol, Request, Response
+from esg_assets.sandbox.options import Options, chicago_today
+from esg_assets.sandbox.reqlog import DROPPED, RESET, Ctx, RequestLog
+from esg_assets.sandbox.tokens import TokenStore
+from esg_assets.sandbox.world import World
+
+_SLASHES = re.compile("/{2,}")
+_UNLIMITED = 1_000_000  # X-RateLimit-Limit advertised when no limit is configured
+
+
+class Sandbox:
+    """All state of one sandbox, and the request handler the protocol calls."""
+
+    def __init__(self, opts: Options, log_file: IO[str] | None = None) -> None:
+        self.opts = opts
+        self.world = World(opts.seed, opts.accounts, opts.today or chicago_today())
+        self.behaviours = Behaviours(opts.seed, opts.error_rate, opts.partial_rate)
+        self.tokens = TokenStore(opts.client_id, opts.client_secret, opts.token_ttl)
+        self.log = RequestLog(opts.max_log_entries, log_file)
+
+    def apply_options(self) -> None:
+        """Push runtime knobs changed through `/_sandbox/config` to the parts that hold them."""
+        self.behaviours.error_rate = self.opts.error_rate
+        self.behaviours.partial_rate = self.opts.partial_rate
+        self.tokens.ttl = self.opts.token_ttl
+
+    def handle(self, req: Request) -> Response | Awaitable[Response]:
+        path = _SLASHES.sub("/", req.path) if "//" in req.path else req.path
+        if path.startswith("/_sandbox/"):
+            return admin.handle(self, req, path)
+        now = time.monotonic()
+        kind, account_id = upstream.classify(path)
+        attempt = self.behaviours.next_attempt(account_id, _index(account_id)) if account_id else None
+        ctx = Ctx(now, time.time(), req.method, path, req.query, kind, account_id, attempt)
+        self.log.start(ctx)
+        headers: list[tuple[str, str]] = []
+        if ctx.esg:
+            before = self.log.esg_arrival(now)
+            limit = self.opts.rate_limit
+            shown = int(limit) if limit > 0 else _UNLIMITED
+            remaining = max(shown - before - 1, 0)
+            headers = [("X-RateLimit-Limit", str(shown)), ("X-RateLimit-Remaining", str(remaining))]
+            if limit > 0 and before >= limit:
+                reply = error_reply(429, "rate_limited", f"more than {shown} requests per second",
+                                    [("Retry-After", "1")])
+                return self._answer(ctx, reply, headers, 0.0)
+        if kind == "analysis":
+            assert account_id is not None and attempt is not None
+            reply = upstream.analysis(self, req, account_id, attempt)
+            return self._answer(ctx, reply, headers, self.opts.latency_ms / 1000.0)
+        if kind == "changes":
+            reply = upstream.changes(self, req)
+        elif kind == "ams":
+            reply = upstream.ams(self, req)
+        elif kind == "token":
+            reply = upstream.token(self, req)
+        else:
+            reply = error_reply(404, "not_found", f"no such path: {path}")
+        return self._answer(ctx, reply, headers, 0.0)
+
+    def _answer(self, ctx: Ctx, reply: Reply, headers: list[tuple[str, str]],
+                latency: float) -> Response | Awaitable[Response]:
+        if reply.status == 429 and headers:
+            headers = [headers[0], ("X-RateLimit-Remaining", "0")]
+        resp = Response(reply.status, reply.body, reply.headers + headers, reply.content_type,
+                        reset=reply.action == "reset")
+        delay = latency + (reply.delay if reply.action == "delay" else 0.0)
+        if delay > 0:
+            return self._delayed(ctx, resp, delay)
+        self.log.finish(ctx, RESET if resp.reset else resp.status)
+        return resp
+
+    async def _delayed(self, ctx: Ctx, resp: Response, delay: float) -> Response:
+        try:
+            await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            self.log.finish(ctx, DROPPED)  # the client gave up (timeout) or we are shutting down
+            raise
+        self.log.finish(ctx, RESET if resp.reset else resp.status)
+        return resp
+
+
+def _index(account_id: str) -> int | None:
+    from esg_assets.sandbox.generate import parse_account_id
+
+    return parse_account_id(account_id)
+
+
+def _write_ready_file(path: str, port: int) -> None:
+    # Write then rename, so a reader polling for the file never sees it half written.
+    tmp = Path(f"{path}.tmp{os.getpid()}")
+    tmp.write_text(f"{port}\n")
+    tmp.replace(path)
+
+
+async def serve(opts: Options) -> int:
+    loop = asyncio.get_running_loop()
+    log_file = open(opts.request_log, "a", encoding="utf-8") if opts.request_log else None  # noqa: SIM115
+    sandbox = Sandbox(opts, log_file)
+    connections: set[HttpProtocol] = set()
+    server = await loop.create_server(
+        lambda: HttpProtocol(sandbox.handle, connections), opts.host, opts.port, backlog=2048
+    )
+    port = server.sockets[0].getsockname()[1]
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"sandbox listening on http://{opts.host}:{port}", flush=True)
+    if opts.ready_file:
+        _write_ready_file(opts.ready_file, port)
+
+    async def flush_every_second() -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            sandbox.log.flush()
+
+    flusher = asyncio.ensure_future(flush_every_second())
+    try:
+        await stop.wait()
+    finally:
+        server.close()
+        for conn in list(connections):
+            if conn.transport is not None:
+                conn.transport.abort()  # cancels delayed answers (logged as dropped)
+        await asyncio.sleep(0)
+        flusher.cancel()
+        sandbox.log.flush()
+        if log_file is not None:
+            log_file.close()
+    return 0
+
+
+def run(opts: Options) -> int:
+    """Serve until SIGTERM/SIGINT, on uvloop when it is installed (several times faster)."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(serve(opts))
+    return uvloop.run(serve(opts))
+
+
+if __name__ == "__main__":
+    from esg_assets.sandbox.cli import main
+
+    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -1,0 +1,98 @@
+"""Runs that must fail as a whole: no token, an incomplete account list, a bad configuration.
+No output file is written and the accounts are not marked Failed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
+from esg_assets_tests.sandbox.harness import SandboxProcess
+
+pytestmark = pytest.mark.integration
+
+
+def step_failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    return [e.event_specific_data.error.message for e in result.all_events if e.is_step_failure]
+
+
+def no_output(home: Path) -> bool:
+    out = home / "output"
+    return not out.exists() or not any(out.iterdir())
+
+
+@pytest.fixture
+def sandbox():
+    with SandboxProcess(accounts=15, seed=5, today=PARTITION) as sb:
+        yield sb
+
+
+def test_refused_client_credentials_fail_the_run_without_output(sandbox, tmp_path, apply_env) -> None:
+    home = tmp_path / "home"
+    apply_env(fast_job_env(home, {**sandbox.env(), "ESG_CLIENT_SECRET": "wrong-secret"}))
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        result = run_day(instance=instance)
+    assert not result.success
+    messages = step_failure_messages(result)
+    assert any("refused the client credentials" in m for m in messages)
+    assert all("wrong-secret" not in m for m in messages)
+    assert no_output(home)
+    assert not any(r["kind"] in ("ams", "analysis") and r["status"] == 200 for r in sandbox.requests())
+
+
+def test_token_refused_after_a_revocation_mid_run_is_critical(sandbox, tmp_path, apply_env) -> None:
+    """A request re-sent with a fresh token and answered 401 again fails the run; no file."""
+    home = tmp_path / "home"
+    apply_env(fast_job_env(home, sandbox.env()))
+    sandbox.script({"ACC-0000004": ["401"]})
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        result = run_day(instance=instance)
+    assert not result.success
+    assert any("answered 401" in m for m in step_failure_messages(result))
+    assert no_output(home)
+
+
+def test_token_endpoint_down_fails_after_three_attempts(sandbox, tmp_path, apply_env) -> None:
+    home = tmp_path / "home"
+    apply_env(fast_job_env(home, sandbox.env()))
+    sandbox.token_script(["500"])
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        result = run_day(instance=instance)
+    assert not result.success
+    assert sum(1 for r in sandbox.requests() if r["kind"] == "token") == 3
+    assert no_output(home)
+
+
+def test_unreachable_ams_is_an_incomplete_list(sandbox, tmp_path, apply_env) -> None:
+    home = tmp_path / "home"
+    apply_env(fast_job_env(home, {**sandbox.env(), "ESG_AMS_BASE_URL": "http://127.0.0.1:9/ams"}))
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        result = run_day(instance=instance)
+    assert not result.success
+    assert any("account list is incomplete" in m for m in step_failure_messages(result))
+    assert no_output(home)
+    assert not any(r["kind"] == "analysis" for r in sandbox.requests())
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "fragment"),
+    [
+        ("ESG_CLIENT_SECRET", "", "ESG_CLIENT_SECRET is required"),
+        ("ESG_API_BASE_URL", "http://esg.example.com/api", "ESG_API_BASE_URL uses plain http://"),
+        ("ESG_API_MAX_CONCURRENCY", "many", "ESG_API_MAX_CONCURRENCY must be an integer"),
+    ],
+)
+def test_bad_configuration_stops_the_run_before_any_call(sandbox, tmp_path, apply_env, name, value, fragment) -> None:
+    home = tmp_path / "home"
+    env = fast_job_env(home, sandbox.env())
+    env[name] = value
+    apply_env(env)
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
+        result = run_day(instance=instance)
+    assert not result.success
+    assert any(fragment in m for m in step_failure_messages(result))
+    assert sandbox.requests() == []
+    assert no_output(home)
+    assert not (home / "esg_state.duckdb").exists()

@@ -1,0 +1,18 @@
+"""The definitions load, validate, and hold the four assets, the check, job and schedule."""
+
+import dagster as dg
+
+from esg_assets.definitions import defs
+
+
+def test_definitions_validate() -> None:
+    dg.Definitions.validate_loadable(defs)
+
+
+def test_the_four_assets_and_the_check_are_defined() -> None:
+    graph = defs.resolve_asset_graph()
+    keys = {k.to_user_string() for k in graph.get_all_asset_keys()}
+    assert keys == {"active_accounts", "esg_ratings", "ratings_csv", "daily_summary"}
+    checks = {c.name for c in graph.asset_check_keys}
+    assert "call_failure_rate_within_5_percent" in checks
+    assert defs.resolve_job_def("esg_daily_job") is not None
