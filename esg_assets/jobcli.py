@@ -24,28 +24,47 @@ def _partition(value: str) -> str:
 def rerun(args: argparse.Namespace) -> int:
     """Re-call exactly the named accounts for the day and rebuild its files, recorded in the
     Dagster instance (DAGSTER_HOME) like any other run, so it shows in the UI."""
+
     import dagster as dg
 
     from esg_assets.cli import CliError
-    from esg_assets.definitions import defs
+    from esg_assets.settings import load_storage
+    from esg_assets.state.accounts_repo import account_count, unknown_ids
+    from esg_assets.state.db import connect
 
     partition = _partition(args.date)
     bad = [a for a in args.account if not _ACCOUNT_ID.fullmatch(a)]
     if bad:
         raise CliError(f"malformed account IDs: {', '.join(bad)}")
-    job = defs.get_implicit_global_asset_job_def().get_subset(
-        asset_selection={dg.AssetKey("esg_ratings"), dg.AssetKey("ratings_csv"), dg.AssetKey("daily_summary")},
-        asset_check_selection=None,
+    settings = load_storage()
+    if not settings.state_db.exists():
+        raise CliError(f"no state database at {settings.state_db}: run the day before rerunning accounts")
+    with connect(settings.state_db, settings.encryption_key_bytes, lock_wait_seconds=600) as con:
+        if account_count(con, partition) == 0:
+            raise CliError(f"no active-account list for {partition}: run the day first")
+        unknown = unknown_ids(con, partition, list(args.account))
+    if unknown:
+        raise CliError(f"not active accounts of {partition}: {', '.join(unknown)}")
+
+    from esg_assets.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def().get_subset(
+        asset_selection={dg.AssetKey("esg_ratings"), dg.AssetKey("ratings_csv"), dg.AssetKey("daily_summary")}
     )
     result = job.execute_in_process(
         partition_key=partition,
-        run_config={"ops": {"esg_ratings": {"config": {"account_ids": list(args.account), "full_refresh": False}}}},
+        run_config={
+            "ops": {"esg_ratings": {"config": {"account_ids": list(args.account), "full_refresh": False}}},
+            # The run's events go to the instance (and the UI); the terminal gets one line.
+            "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
+        },
         instance=dg.DagsterInstance.get(),
         raise_on_error=False,
         tags={"esg/trigger": "cli-rerun"},
     )
     if not result.success:
-        failures = [e.message for e in result.all_events if e.is_step_failure]
+        failures = [e.event_specific_data.error.message.strip().splitlines()[-1]
+                    for e in result.all_events if e.is_step_failure and e.event_specific_data.error]
         raise CliError(f"rerun of {partition} failed (run {result.run_id}): {failures[0] if failures else 'see the run'}")
     print(f"rerun of {partition} for {len(set(args.account))} accounts succeeded (run {result.run_id})")
     return 0
