@@ -63,7 +63,12 @@ def _plan_carry(
     return carried, "read"
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[active_accounts], group_name="esg", kinds={"duckdb"})
+# The dependency on its own previous day makes an asset backfill run days in date order, so
+# each day's change detection finds the day before it completed.
+PREVIOUS_DAY = dg.AssetDep("esg_ratings", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
+
+
+@dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"})
 def esg_ratings(
     context: dg.AssetExecutionContext,
     config: RatingsConfig,
