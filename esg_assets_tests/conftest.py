@@ -36,6 +36,13 @@ def fast_job_env(home: Path, upstream: dict[str, str], **extra: str) -> dict[str
     return env
 
 
+def clean_environ(**extra: str) -> dict[str, str]:
+    """This process's environment without any ESG_* or DAGSTER_HOME (which other tests may
+    have set), plus `extra`: the base of every subprocess a test starts."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("ESG_") and k != "DAGSTER_HOME"}
+    return {**base, **extra}
+
+
 @pytest.fixture
 def apply_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Set a job environment in this process (removing every other ESG_* variable)."""

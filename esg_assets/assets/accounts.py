@@ -4,6 +4,7 @@
 import dagster as dg
 
 from esg_assets.assets.common import settings_or_fail
+from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.ams import AmsListIncomplete
 from esg_assets.resources.auth import AuthenticationError
@@ -21,15 +22,17 @@ def active_accounts(
     ever produced from a partial list. An ID listed twice keeps its later record."""
     settings = settings_or_fail(context)
     partition = context.partition_key
-    try:
-        with upstream.open(settings.upstream) as clients, state.connect(settings.storage) as con:
-            total, duplicates = replace_accounts(con, partition, clients.ams.active_account_pages())
-    except (AmsListIncomplete, AuthenticationError) as err:
-        context.log.error(f"critical: {err}")
-        raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
-    if duplicates:
-        context.log.warning(f"the AMS listed {duplicates} account IDs more than once; kept the later record of each")
-    context.log.info(f"{total} active accounts for {partition}")
+    with observed_step(context, "active_accounts", settings.storage.log_dir) as log:
+        log.event("job_start")
+        try:
+            with upstream.open(settings.upstream) as clients, state.connect(settings.storage) as con:
+                total, duplicates = replace_accounts(con, partition, clients.ams.active_account_pages())
+        except (AmsListIncomplete, AuthenticationError) as err:
+            raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
+        if duplicates:
+            log.event("accounts_duplicated", level="warning", duplicates_dropped=duplicates,
+                      message="the AMS listed account IDs more than once; kept the later record of each")
+        log.event("accounts_listed", accounts=total, duplicates_dropped=duplicates)
     return dg.MaterializeResult(
         metadata={"accounts": dg.MetadataValue.int(total), "duplicates_dropped": dg.MetadataValue.int(duplicates)}
     )

@@ -7,6 +7,7 @@ from esg_assets.assets.common import settings_or_fail
 from esg_assets.assets.ratings import esg_ratings
 from esg_assets.domain.csv_format import ERRORS_HEADER, RATINGS_HEADER, encode_lines
 from esg_assets.domain.rows import error_fields, rating_fields
+from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.state import report_queries as q
@@ -21,7 +22,7 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
     settings = settings_or_fail(context)
     partition = context.partition_key
     files = store.open(settings.storage)
-    with state.connect(settings.storage) as con:
+    with observed_step(context, "ratings_csv", settings.storage.log_dir) as log, state.connect(settings.storage) as con:
         missing = q.missing_results(con, partition)
         if not q.ratings_completed(con, partition) or missing:
             raise dg.Failure(
@@ -42,7 +43,7 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
                 "SELECT count(*) FROM ratings WHERE partition = ? AND status IN ('Failed', 'Partial')", [partition]
             ).fetchone()[0]
         )
-    context.log.info(f"wrote {ratings.logical_name} ({rows} rows) and {errors.logical_name} ({error_rows} rows)")
+        log.event("files_written", files=[ratings.logical_name, errors.logical_name], rows=rows, error_rows=error_rows)
     return dg.MaterializeResult(
         metadata={
             "rows": dg.MetadataValue.int(rows),

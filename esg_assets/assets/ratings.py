@@ -9,7 +9,9 @@ import duckdb
 
 from esg_assets.assets.common import settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
+from esg_assets.domain.models import AccountResult
 from esg_assets.fetching import fetch_in_batches
+from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.esg_api import FeedUnavailable
@@ -35,7 +37,7 @@ def _fetch_start(since: str | None) -> datetime | None:
 
 
 def _plan_carry(
-    context: dg.AssetExecutionContext,
+    log: JobLog,
     con: duckdb.DuckDBPyConnection,
     clients: Upstream,
     partition: str,
@@ -55,12 +57,23 @@ def _plan_carry(
     try:
         changed = repo.load_feed(con, clients.esg.changed_accounts(since))
     except FeedUnavailable as err:
-        context.log.warning(f"{err}; calling every account (no rating is carried forward)")
+        log.event("changes_feed_unavailable", level="warning", message=f"{err}; calling every account")
         return 0, "unavailable"
     oldest = (date.fromisoformat(partition) - timedelta(days=clients.settings.max_rating_age_days)).isoformat()
     carried = repo.carry_forward(con, partition, p_partition, oldest, config.account_ids, run_id)
-    context.log.info(f"changes feed since {p_started}: {changed} accounts changed; {carried} rows carried forward from {p_partition}")
+    log.event("changes_feed_read", since=p_started, previous_partition=p_partition, changed=changed, carried_forward=carried)
     return carried, "read"
+
+
+def _mode(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig) -> str:
+    """fresh, resume (the last attempt died) or rerun (named accounts of a completed day)."""
+    existing = repo.partition_state(con, partition)
+    completed = existing is not None and existing[1] is not None
+    if config.account_ids and completed:
+        return "rerun"
+    if existing is not None and not completed:
+        return "resume"
+    return "fresh"
 
 
 # The dependency on its own previous day makes an asset backfill run days in date order, so
@@ -81,51 +94,41 @@ def esg_ratings(
     are carried forward without a call."""
     settings = settings_or_fail(context)
     partition, run_id = context.partition_key, context.run_id
-    with state.connect(settings.storage) as con:
+    with observed_step(context, "esg_ratings", settings.storage.log_dir) as log, state.connect(settings.storage) as con:
         if account_count(con, partition) == 0:
             raise dg.Failure(description=f"no active-account list for {partition}: materialize active_accounts first")
         unknown = unknown_ids(con, partition, config.account_ids)
         if unknown:
             raise dg.Failure(description=f"not active accounts of {partition}: {', '.join(unknown)}", allow_retries=False)
-        existing = repo.partition_state(con, partition)
-        completed = existing is not None and existing[1] is not None
-        if config.account_ids and completed:
-            mode = "rerun"
-        elif existing is not None and not completed:
-            mode = "resume"
-        else:
-            mode = "fresh"
-        started = utc_now_text()
-        repo.record_run(con, partition, run_id, mode, started)
+        mode = _mode(con, partition, config)
+        repo.record_run(con, partition, run_id, mode, utc_now_text())
         kept = 0
         if mode == "fresh":
             repo.begin_fresh(con, partition, run_id)
         elif mode == "resume":
             kept = repo.begin_resume(con, partition, run_id, config.account_ids)
-            context.log.info(f"resuming {partition}: {kept} accounts already have a final result")
 
         try:
             with upstream.open(settings.upstream) as clients:
                 repo.set_fetch_started(con, partition, utc_now_text())
                 carried, feed_status = (0, "not read (targeted rerun)")
                 if mode != "rerun":
-                    carried, feed_status = _plan_carry(context, con, clients, partition, config, run_id)
+                    carried, feed_status = _plan_carry(log, con, clients, partition, config, run_id)
                 to_call = repo.prepare_calls(con, partition, config.account_ids if mode == "rerun" else None)
-                context.log.info(f"{partition} ({mode}): calling {to_call} accounts, {carried} carried forward")
-
+                log.event("ratings_plan", mode=mode, to_call=to_call, carried_forward=carried, kept=kept,
+                          changes_feed=feed_status, forced=len(config.account_ids), full_refresh=config.full_refresh)
                 progress = {"done": 0}
 
-                def commit(batch: list) -> None:
+                def commit(batch: list[AccountResult]) -> None:
                     repo.save_results(con, partition, run_id, batch)
                     before = progress["done"]
                     progress["done"] += len(batch)
                     if progress["done"] // PROGRESS_EVERY != before // PROGRESS_EVERY:
-                        context.log.info(f"{progress['done']}/{to_call} accounts called")
+                        log.event("ratings_progress", done=progress["done"], to_call=to_call)
 
                 called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit)
                 counts = clients.counters.snapshot()
         except AuthenticationError as err:
-            context.log.error(f"critical: {err}")
             raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
 
         if mode != "rerun":
@@ -135,24 +138,23 @@ def esg_ratings(
             carried_forward=carried, requests=counts.requests, retries=counts.retries,
             rate_limited=counts.rate_limited, token_refreshes=counts.token_refreshes, feed_status=feed_status,
         )
-        status_counts = dict(
-            con.execute("SELECT status, count(*) FROM ratings WHERE partition = ? GROUP BY status", [partition]).fetchall()
-        )
-    context.log.info(
-        f"{partition}: {called} accounts called, {carried} carried forward, {kept} kept; "
-        f"{counts.requests} requests, {counts.retries} retries, {counts.rate_limited} rate limited"
-    )
+        statuses = repo.status_counts(con, partition)
+        error_kinds = repo.error_kind_counts(con, partition)
+        log.event("ratings_done", called=called, carried_forward=carried, kept=kept, statuses=statuses,
+                  error_kinds=error_kinds, requests=counts.requests, retries=counts.retries,
+                  rate_limited=counts.rate_limited, token_refreshes=counts.token_refreshes)
     return dg.MaterializeResult(
         metadata={
             "mode": mode,
             "accounts_called_this_run": dg.MetadataValue.int(called),
             "carried_forward_this_run": dg.MetadataValue.int(carried),
-            "successful": dg.MetadataValue.int(int(status_counts.get("Successful", 0))),
-            "partial": dg.MetadataValue.int(int(status_counts.get("Partial", 0))),
-            "failed": dg.MetadataValue.int(int(status_counts.get("Failed", 0))),
+            "successful": dg.MetadataValue.int(statuses.get("Successful", 0)),
+            "partial": dg.MetadataValue.int(statuses.get("Partial", 0)),
+            "failed": dg.MetadataValue.int(statuses.get("Failed", 0)),
             "api_requests": dg.MetadataValue.int(counts.requests),
             "api_retries": dg.MetadataValue.int(counts.retries),
             "api_rate_limited": dg.MetadataValue.int(counts.rate_limited),
+            "api_token_refreshes": dg.MetadataValue.int(counts.token_refreshes),
             "changes_feed": feed_status,
         }
     )

@@ -228,3 +228,16 @@ def finish_run(
         [ended_at, accounts_called, carried_forward, requests, retries, rate_limited,
          token_refreshes, feed_status, partition, run_id],
     )
+
+
+def status_counts(con: duckdb.DuckDBPyConnection, partition: str) -> dict[str, int]:
+    rows = con.execute("SELECT status, count(*) FROM ratings WHERE partition = ? GROUP BY status", [partition]).fetchall()
+    return {status: int(n) for status, n in rows}
+
+
+def error_kind_counts(con: duckdb.DuckDBPyConnection, partition: str) -> dict[str, int]:
+    rows = con.execute(
+        "SELECT error_kind, count(*) FROM ratings WHERE partition = ? AND error_kind IS NOT NULL GROUP BY 1 ORDER BY 1",
+        [partition],
+    ).fetchall()
+    return {kind: int(n) for kind, n in rows}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from esg_assets_tests.conftest import ALL_ASSETS, PARTITION, REPO, fast_job_env
+from esg_assets_tests.conftest import clean_environ, ALL_ASSETS, PARTITION, REPO, fast_job_env
 from esg_assets_tests.pipeline.oracle import expected_csv, expected_row
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
@@ -36,7 +36,7 @@ def sandbox():
 
 
 def test_materialize_then_files_get(sandbox, tmp_path) -> None:
-    env = {**os.environ, **fast_job_env(tmp_path / "home", sandbox.env())}
+    env = clean_environ(**fast_job_env(tmp_path / "home", sandbox.env()))
     done = materialize(env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = tmp_path / "out"
@@ -59,7 +59,7 @@ def test_materialize_then_files_get(sandbox, tmp_path) -> None:
 
 
 def test_missing_variable_is_one_clear_line_and_nothing_is_called(sandbox, tmp_path) -> None:
-    env = {**os.environ, **fast_job_env(tmp_path / "home", sandbox.env())}
+    env = clean_environ(**fast_job_env(tmp_path / "home", sandbox.env()))
     env.pop("ESG_CLIENT_SECRET")
     before = sandbox.next_index()
     done = materialize(env)

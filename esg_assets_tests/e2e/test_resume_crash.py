@@ -16,7 +16,7 @@ import pytest
 from esg_assets.fetching import BATCH_SIZE
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
-from esg_assets_tests.conftest import ALL_ASSETS, PARTITION, REPO, fast_job_env
+from esg_assets_tests.conftest import clean_environ, ALL_ASSETS, PARTITION, REPO, fast_job_env
 from esg_assets_tests.pipeline.oracle import expected_csv, expected_row
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
@@ -32,7 +32,7 @@ def materialize_cmd() -> list[str]:
 
 def test_killed_run_resumes_without_calling_committed_accounts_again(tmp_path, monkeypatch) -> None:
     with SandboxProcess(accounts=ACCOUNTS, seed=17, today=PARTITION, latency_ms=20) as sb:
-        env = {**os.environ, **fast_job_env(tmp_path / "home", sb.env(), ESG_API_RATE_LIMIT_PER_SECOND="400")}
+        env = clean_environ(**fast_job_env(tmp_path / "home", sb.env(), ESG_API_RATE_LIMIT_PER_SECOND="400"))
         log = open(tmp_path / "first.log", "wb")
         first = subprocess.Popen(materialize_cmd(), env=env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)

@@ -59,6 +59,10 @@ def scripted_run(tmp_path_factory: pytest.TempPathFactory):
                 "ratings": read_output(PARTITION, "ratings"),
                 "errors": read_output(PARTITION, "errors"),
                 "summary": json.loads(read_output(PARTITION, "summary")),
+                "report": read_output(PARTITION, "report").decode("utf-8"),
+                "log_lines": (Path(env["DAGSTER_HOME"]) / "logs" / "esg-ratings.jsonl").read_text().splitlines(),
+                "metrics": (Path(env["DAGSTER_HOME"]) / "metrics" / "esg_ratings.prom").read_text(),
+                "env": env,
                 "instance": instance,
             }
     mp.undo()
@@ -147,3 +151,42 @@ def test_clean_run_matches_the_golden_file(tmp_path: Path, apply_env) -> None:
     assert ratings == expected
     assert ratings == (GOLDEN / "FirmESGRatings_20261120.csv").read_bytes()
     assert errors == b"Account ID,Attempts,Error Kind,HTTP Status,Error Message,Last Attempt At\r\n"
+
+
+def test_report_holds_the_summary_figures(scripted_run) -> None:
+    import re
+
+    html = scripted_run["report"]
+    block = re.search(r'<script type="application/json" id="esg-summary">(.*?)</script>', html, re.S)
+    assert block is not None
+    assert json.loads(block.group(1)) == scripted_run["summary"]
+    assert re.search(r'data-figure="total_accounts"[^>]*>\s*24\b', html) or 'data-value="24"' in html
+    assert not re.search(r'(src|href)\s*=\s*["\']?(https?:)?//', html)
+    assert html.count("<svg") >= 5
+
+
+REQUIRED_EVENTS = {"job_start", "step_start", "accounts_listed", "ratings_plan", "ratings_done",
+                   "files_written", "summary_written", "step_end", "job_end"}
+
+
+def test_structured_log_has_every_event_and_no_secret_or_name(scripted_run) -> None:
+    records = [json.loads(line) for line in scripted_run["log_lines"]]
+    assert REQUIRED_EVENTS <= {r["event"] for r in records}
+    run_ids = {r["run_id"] for r in records}
+    assert run_ids == {scripted_run["result"].run_id}
+    done = next(r for r in records if r["event"] == "ratings_done")
+    assert done["statuses"]["Failed"] == 13 and done["error_kinds"]["timeout"] == 1
+    assert done["requests"] == scripted_run["summary"]["api"]["requests"]
+    text = "\n".join(scripted_run["log_lines"])
+    env = scripted_run["env"]
+    for secret in (env["ESG_CLIENT_SECRET"], env["ESG_FILE_ENCRYPTION_KEY"]):
+        assert secret not in text
+    for account in scripted_run["accounts"]:
+        assert account["account_name"] not in text, account["account_id"]
+
+
+def test_metrics_textfile(scripted_run) -> None:
+    metrics = scripted_run["metrics"]
+    assert 'esg_ratings_accounts_total{partition="2026-11-20"} 24' in metrics
+    assert 'esg_ratings_accounts_by_status{partition="2026-11-20",status="Failed"} 13' in metrics
+    assert "# TYPE esg_ratings_call_failure_rate gauge" in metrics

@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
+from esg_assets_tests.conftest import clean_environ, PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
@@ -81,7 +81,7 @@ def test_rerun_command_line_records_a_run_in_the_instance(day) -> None:
     sb, instance, env = day
     mark = sb.next_index()
     done = subprocess.run([str(BIN / "esg-ratings"), "rerun", PARTITION, "--account", "ACC-0000003"],
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+                          env=clean_environ(**env), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "succeeded" in done.stdout
     assert [r["account_id"] for r in sb.requests(mark) if r["kind"] == "analysis"] == ["ACC-0000003"]
@@ -92,6 +92,6 @@ def test_rerun_command_line_records_a_run_in_the_instance(day) -> None:
 def test_rerun_command_line_rejects_an_unknown_account(day) -> None:
     sb, instance, env = day
     done = subprocess.run([str(BIN / "esg-ratings"), "rerun", PARTITION, "--account", "ACC-7777777"],
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+                          env=clean_environ(**env), capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "ACC-7777777" in done.stderr and done.stderr.count("\n") == 1

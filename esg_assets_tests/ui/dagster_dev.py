@@ -107,6 +107,27 @@ class DagsterDev:
                 raise TimeoutError(f"runs still going: {statuses}")
             time.sleep(1)
 
+    def failure_messages(self, run_id: str) -> list[str]:
+        """The error messages of a run's failed steps and run failure (for assertion messages)."""
+        data = self.query(
+            """query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+                 __typename ... on ExecutionStepFailureEvent { stepKey error { message } }
+                 ... on RunFailureEvent { message } } } } }""",
+            {"id": run_id},
+        )
+        out = []
+        for event in data["logsForRun"].get("events", []):
+            if event["__typename"] == "ExecutionStepFailureEvent":
+                out.append(f"{event['stepKey']}: {(event.get('error') or {}).get('message', '').strip()[:500]}")
+            elif event["__typename"] == "RunFailureEvent":
+                out.append(str(event.get("message")))
+        return out
+
+    def assert_succeeded(self, run_ids: list[str], timeout: float = 300) -> None:
+        statuses = self.wait_for_runs(run_ids, timeout)
+        failed = {rid: self.failure_messages(rid) for rid, s in statuses.items() if s != "SUCCESS"}
+        assert not failed, f"runs did not succeed: {failed}"
+
     def run_status(self, run_id: str) -> str:
         data = self.query(
             "query($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }", {"id": run_id}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from esg_assets_tests.conftest import fast_job_env
+from esg_assets_tests.conftest import clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
 from esg_assets_tests.ui.dagster_dev import DagsterDev
 
@@ -27,7 +27,7 @@ BACKFILL_DAYS = ["2026-11-12", "2026-11-13", "2026-11-14", "2026-11-15"]
 def stack(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
     with SandboxProcess(accounts=15, seed=23, today="2026-11-15") as sb:
-        env = {**os.environ, **fast_job_env(tmp / "home", sb.env())}
+        env = clean_environ(**fast_job_env(tmp / "home", sb.env()))
         with DagsterDev(env, tmp / "dagster-dev.log") as dev:
             data = dev.query("{ workspaceOrError { ... on Workspace { locationEntries { name } } } }")
             location = data["workspaceOrError"]["locationEntries"][0]["name"]
@@ -68,7 +68,7 @@ def test_materialize_one_partition_through_the_graphql_client(stack) -> None:
         "esg_daily_job", repository_location_name=stack["location"], repository_name="__repository__",
         tags={"dagster/partition": ONE_DAY},
     )
-    assert stack["dev"].wait_for_runs([run_id]) == {run_id: "SUCCESS"}
+    stack["dev"].assert_succeeded([run_id])
     assert files_of(stack["env"], ONE_DAY, stack["tmp"] / "one") == {"ratings", "errors", "summary"}
 
 
@@ -81,7 +81,7 @@ def test_targeted_rerun_through_run_config(stack) -> None:
         tags={"dagster/partition": ONE_DAY},
         run_config={"ops": {"esg_ratings": {"config": {"account_ids": ["ACC-0000002"]}}}},
     )
-    assert stack["dev"].wait_for_runs([run_id]) == {run_id: "SUCCESS"}
+    stack["dev"].assert_succeeded([run_id])
     assert [r["account_id"] for r in sb.requests(mark) if r["kind"] == "analysis"] == ["ACC-0000002"]
 
 
@@ -106,7 +106,8 @@ def test_backfill_of_several_partitions_completes_without_lock_errors(stack) -> 
             break
         assert time.monotonic() < deadline, f"backfill still {state}"
         time.sleep(2)
-    assert state["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), state
+    failures = {r["runId"]: dev.failure_messages(r["runId"]) for r in state["runs"] if r["status"] != "SUCCESS"}
+    assert state["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), failures
     assert state["runs"] and {r["status"] for r in state["runs"]} == {"SUCCESS"}
     for day in BACKFILL_DAYS:
         assert files_of(stack["env"], day, stack["tmp"] / "bf") == {"ratings", "errors", "summary"}, day

@@ -1,0 +1,124 @@
+"""Structured job logging and metrics: what operators and the monitoring system read.
+
+Every event is one JSON line in `<log dir>/esg-ratings.jsonl` (default `$DAGSTER_HOME/logs`) and
+the same line goes to Dagster's event log. Events carry run id, partition, asset, counts and
+durations; never a secret and never an account name (account IDs only: data minimisation).
+The daily figures are also written in Prometheus text format for a node-exporter textfile
+collector (`<log dir>/../metrics/esg_ratings.prom`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+LOG_FILE_NAME = "esg-ratings.jsonl"
+METRICS_FILE_NAME = "esg_ratings.prom"
+
+
+def _append_line(path: Path, line: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # One write() with O_APPEND per event: lines from concurrent runs never interleave.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        os.write(fd, (line + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def _plain(value: object) -> object:
+    return float(value) if isinstance(value, Decimal) else str(value)
+
+
+class JobLog:
+    """The structured log of one asset step."""
+
+    def __init__(self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, asset: str, log_dir: Path):
+        self._context = context
+        self._asset = asset
+        self._path = log_dir / LOG_FILE_NAME
+        self._partition = context.partition_key if context.has_partition_key else None
+
+    def event(self, event: str, level: str = "info", **fields: Any) -> None:
+        record = {
+            "ts": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "level": level,
+            "run_id": self._context.run_id,
+            "partition": self._partition,
+            "asset": self._asset,
+            "event": event,
+            **fields,
+        }
+        line = json.dumps(record, ensure_ascii=False, default=_plain, separators=(",", ":"))
+        try:
+            _append_line(self._path, line)
+        except OSError as err:  # the log file must never fail the run
+            self._context.log.warning(f"could not write the job log {self._path}: {err.strerror}")
+        getattr(self._context.log, level)(f"{event} {line}")
+
+
+@contextmanager
+def observed_step(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, asset: str, log_dir: Path
+) -> Iterator[JobLog]:
+    """`step_start`, then `step_end` with its duration, or `step_error` with the exception's
+    class and one-line message (a critical error of the run)."""
+    log = JobLog(context, asset, log_dir)
+    started = time.monotonic()
+    log.event("step_start")
+    try:
+        yield log
+    except BaseException as err:
+        message = getattr(err, "description", None) or str(err)
+        log.event(
+            "step_error", level="error", error=type(err).__name__,
+            message=message.splitlines()[0] if message else "", duration_seconds=round(time.monotonic() - started, 3),
+        )
+        raise
+    log.event("step_end", duration_seconds=round(time.monotonic() - started, 3))
+
+
+def prometheus_text(summary: dict[str, Any], now: float | None = None) -> str:
+    """The day's figures in Prometheus text exposition format (one sample per gauge)."""
+    partition = summary["partition"]
+    label = f'partition="{partition}"'
+    gauges: list[tuple[str, str, str, float]] = [
+        ("esg_ratings_last_summary_timestamp_seconds", "Unix time the latest daily summary was written.", "", now or time.time()),
+        ("esg_ratings_accounts_total", "Active accounts in the latest partition.", label, summary["total_accounts"]),
+        ("esg_ratings_success_rate", "Successful / total accounts.", label, float(summary["success_rate"])),
+        ("esg_ratings_call_failure_rate", "Failed / accounts called (the 5 % rule).", label, float(summary["call_failure_rate"])),
+        ("esg_ratings_accounts_called", "Accounts whose result came from an API call.", label, summary["accounts_called"]),
+        ("esg_ratings_carried_forward", "Accounts carried forward without a call.", label, summary["carried_forward"]),
+        ("esg_ratings_api_requests", "Requests to the ESG API in the latest run.", label, summary["api"]["requests"]),
+        ("esg_ratings_api_retries", "Retries in the latest run.", label, summary["api"]["retries"]),
+        ("esg_ratings_api_rate_limited", "429 answers in the latest run.", label, summary["api"]["rate_limited"]),
+        ("esg_ratings_duration_seconds", "Duration of the latest run.", label, summary["duration_seconds"]),
+    ]
+    lines: list[str] = []
+    for name, help_text, labels, value in gauges:
+        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{{{labels}}} {value}" if labels else f"{name} {value}"]
+    name = "esg_ratings_accounts_by_status"
+    lines += [f"# HELP {name} Accounts per Processing Status.", f"# TYPE {name} gauge"]
+    for status, count in summary["status_counts"].items():
+        lines.append(f'{name}{{{label},status="{status}"}} {count}')
+    return "\n".join(lines) + "\n"
+
+
+def write_metrics(metrics_dir: Path, summary: dict[str, Any]) -> Path:
+    """Replace the textfile atomically, so the collector never reads half a file."""
+    metrics_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = metrics_dir / METRICS_FILE_NAME
+    tmp = path.with_suffix(".prom.tmp")
+    tmp.write_text(prometheus_text(summary), encoding="utf-8")
+    os.chmod(tmp, 0o644)  # figures only, no personal data: the collector runs as another user
+    os.replace(tmp, path)
+    return path

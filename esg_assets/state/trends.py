@@ -1,0 +1,80 @@
+"""Figures for the daily HTML report that the summary does not hold: how the day's scores are
+distributed, and how the job has done over the last 30 days (from `job_history`).
+
+Everything is aggregated inside DuckDB, so a partition of a million accounts costs one scan and
+returns a few dozen numbers to Python.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import duckdb
+
+from esg_assets.state.report_queries import SCORE_COLUMNS
+from esg_assets.storage.names import parse_partition
+
+
+def score_histograms(con: duckdb.DuckDBPyConnection, partition: str, bins: int = 10) -> dict[str, list[int]]:
+    """Count of present values of each score (overall, environmental, social, governance) in
+    `bins` equal bins over 0..100, for the partition's Successful and Partial rows.
+
+    Bin i holds values in [i*w, (i+1)*w) with w = 100/bins; 100 itself goes into the last bin
+    (scores are on a closed 0..100 scale). Values outside 0..100, which a valid API answer never
+    holds, are clamped into the first or last bin rather than dropped, so the counts always add
+    up to the number of values present.
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    # floor(v * bins / 100) computed as floor(floor(v * bins) / 100): the multiplication is exact
+    # on DECIMAL, so a boundary such as 10.00 never lands in the bin below through a float.
+    sql = f"""
+        WITH present AS (
+            SELECT r.overall, r.environmental, r.social, r.governance
+            FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
+            WHERE r.partition = ? AND r.status IN ('Successful', 'Partial')
+        ), scores AS (
+            UNPIVOT present ON {", ".join(SCORE_COLUMNS)} INTO NAME score VALUE value
+        )
+        SELECT score,
+               least(greatest(fdiv(floor(CAST(value AS DECIMAL(38, 20)) * ?), 100), 0), ? - 1)::INTEGER AS bin,
+               count(*) AS n
+        FROM scores
+        GROUP BY ALL
+    """
+    counts = {column: [0] * bins for column in SCORE_COLUMNS}
+    for score, bin_index, n in con.execute(sql, [partition, bins, bins]).fetchall():
+        counts[score][int(bin_index)] += int(n)
+    return counts
+
+
+HISTORY_COLUMNS = (
+    "partition", "run_id", "started_at", "ended_at", "duration_seconds", "total_accounts",
+    "successful", "partial", "failed", "accounts_called", "carried_forward", "success_rate",
+    "call_failure_rate", "avg_overall", "avg_environmental", "avg_social", "avg_governance",
+    "requests", "retries", "rate_limited", "token_refreshes",
+)
+
+
+def history(con: duckdb.DuckDBPyConnection, partition: str, days: int = 30) -> list[dict[str, Any]]:
+    """One job-history row per partition for the `days` days up to and including `partition`,
+    ascending by partition. A partition that ran more than once (a rerun, a resume) is
+    represented by its latest run, the one whose figures the day's files now show."""
+    if days < 1:
+        raise ValueError(f"days must be at least 1, got {days}")
+    last = parse_partition(partition)
+    first = last - timedelta(days=days - 1)
+    columns = ", ".join(HISTORY_COLUMNS)
+    # Partitions are YYYY-MM-DD text, so text comparison is date comparison. ended_at is
+    # RFC 3339 UTC text, so the greatest one is the latest run; run_id only breaks exact ties.
+    sql = f"""
+        SELECT {columns} FROM job_history
+        WHERE partition BETWEEN ? AND ?
+        QUALIFY row_number() OVER (
+            PARTITION BY partition ORDER BY ended_at DESC NULLS LAST, started_at DESC NULLS LAST, run_id DESC
+        ) = 1
+        ORDER BY partition
+    """
+    rows = con.execute(sql, [first.isoformat(), last.isoformat()]).fetchall()
+    return [dict(zip(HISTORY_COLUMNS, row)) for row in rows]

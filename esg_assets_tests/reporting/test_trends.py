@@ -1,0 +1,126 @@
+"""The report's DuckDB queries against a real encrypted state database: score histograms
+(bin boundaries, which rows count, exact decimals) and the 30-day job-history window."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from esg_assets.state.db import connect
+from esg_assets.state.trends import history, score_histograms
+
+DAY = "2026-11-20"
+
+
+@pytest.fixture
+def con(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    with connect(tmp_path / "state.duckdb", os.urandom(32), lock_wait_seconds=5) as connection:
+        yield connection
+
+
+def add_rating(
+    con: duckdb.DuckDBPyConnection,
+    account_id: str,
+    status: str,
+    scores: tuple[str | None, str | None, str | None, str | None],
+    partition: str = DAY,
+    active: bool = True,
+) -> None:
+    if active:
+        con.execute("INSERT INTO accounts VALUES (?, ?, ?, '2026-01-01T00:00:00Z')", [partition, account_id, f"Name {account_id}"])
+    con.execute(
+        """INSERT INTO ratings (partition, account_id, status, overall, environmental, social, governance,
+                                source, ams_updated_at, attempts, run_id)
+           VALUES (?, ?, ?, ?, ?, ?, ?, 'called', '2026-01-01T00:00:00Z', 1, 'run-1')""",
+        [partition, account_id, status, *scores],
+    )
+
+
+def test_bin_boundaries(con: duckdb.DuckDBPyConnection) -> None:
+    for i, value in enumerate(["0", "9.999999", "10", "10.00", "99.99", "100", "100.000000", "50.5", "89.999999", "90"]):
+        add_rating(con, f"ACC-{i:07d}", "Successful", (value, None, None, None))
+    h = score_histograms(con, DAY)
+    #                     0  10 20 30 40 50 60 70 80 90
+    assert h["overall"] == [2, 2, 0, 0, 0, 1, 0, 0, 1, 4]
+    assert h["environmental"] == [0] * 10
+
+
+def test_all_four_scores_and_which_rows_count(con: duckdb.DuckDBPyConnection) -> None:
+    add_rating(con, "ACC-1", "Successful", ("72.455", "15", "35.5", "100"))
+    add_rating(con, "ACC-2", "Partial", ("72.454999", None, "0", None))  # absent values are not counted
+    add_rating(con, "ACC-3", "Failed", (None, None, None, None))
+    # A Failed row never counts, even if a value were stored; other partitions never count;
+    # a rating without an active account of the partition is not part of it (as in the summary).
+    add_rating(con, "ACC-4", "Failed", ("55", "55", "55", "55"))
+    add_rating(con, "ACC-5", "Successful", ("55", "55", "55", "55"), partition="2026-11-19")
+    add_rating(con, "ACC-6", "Successful", ("55", "55", "55", "55"), active=False)
+    h = score_histograms(con, DAY)
+    assert h == {
+        "overall": [0, 0, 0, 0, 0, 0, 0, 2, 0, 0],
+        "environmental": [0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+        "social": [1, 0, 0, 1, 0, 0, 0, 0, 0, 0],
+        "governance": [0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+    }
+
+
+def test_other_bin_counts_and_empty_partition(con: duckdb.DuckDBPyConnection) -> None:
+    assert score_histograms(con, DAY) == {k: [0] * 10 for k in ("overall", "environmental", "social", "governance")}
+    for i, value in enumerate(["0", "19.99", "20", "39.99", "40", "59.99", "60", "79.99", "80", "100"]):
+        add_rating(con, f"ACC-{i}", "Successful", (value, value, value, value))
+    h = score_histograms(con, DAY, bins=5)
+    assert h["overall"] == [2, 2, 2, 2, 2]
+    assert score_histograms(con, DAY, bins=1)["social"] == [10]
+    with pytest.raises(ValueError):
+        score_histograms(con, DAY, bins=0)
+
+
+def test_many_rows_are_aggregated_in_sql(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """INSERT INTO accounts SELECT ?, 'ACC-' || i, 'n', 'x' FROM range(20000) t(i)""", [DAY]
+    )
+    con.execute(
+        """INSERT INTO ratings (partition, account_id, status, overall, source, ams_updated_at, attempts, run_id)
+           SELECT ?, 'ACC-' || i, 'Successful', CAST((i % 10000) / 100 AS DECIMAL(8,2))::VARCHAR, 'called', 'x', 1, 'r'
+           FROM range(20000) t(i)""",
+        [DAY],
+    )
+    assert score_histograms(con, DAY)["overall"] == [2000] * 10
+
+
+def add_history(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, ended_at: str | None, success_rate: float) -> None:
+    con.execute(
+        "INSERT INTO job_history (partition, run_id, started_at, ended_at, success_rate) VALUES (?, ?, ?, ?, ?)",
+        [partition, run_id, "2026-11-01T11:00:00Z", ended_at, success_rate],
+    )
+
+
+def test_history_window_order_and_latest_run(con: duckdb.DuckDBPyConnection) -> None:
+    add_history(con, "2026-10-21", "too-old", "2026-10-21T11:00:00Z", 0.1)  # 31 days before DAY
+    add_history(con, "2026-10-22", "first-day", "2026-10-22T11:00:00Z", 0.2)  # day 1 of the 30
+    add_history(con, "2026-11-21", "future", "2026-11-21T11:00:00Z", 0.3)  # after the partition
+    add_history(con, DAY, "rerun", "2026-11-20T15:30:00Z", 0.99)
+    add_history(con, DAY, "morning", "2026-11-20T11:00:00Z", 0.9)
+    add_history(con, "2026-11-05", "a", "2026-11-05T11:00:00Z", 0.5)
+    rows = history(con, DAY)
+    assert [(r["partition"], r["run_id"]) for r in rows] == [
+        ("2026-10-22", "first-day"), ("2026-11-05", "a"), (DAY, "rerun"),
+    ]
+    assert rows[-1]["success_rate"] == pytest.approx(0.99)
+    assert set(rows[0]) >= {"duration_seconds", "requests", "carried_forward", "call_failure_rate", "avg_overall"}
+    assert [r["partition"] for r in history(con, DAY, days=1)] == [DAY]
+    assert [r["partition"] for r in history(con, "2026-11-21", days=30)] == ["2026-11-05", DAY, "2026-11-21"]
+    assert history(con, "2025-01-01") == []
+
+
+def test_history_across_month_and_year_ends(con: duckdb.DuckDBPyConnection) -> None:
+    for day in ("2025-12-01", "2025-12-02", "2025-12-31", "2026-01-01", "2026-01-30"):
+        add_history(con, day, "r", day + "T11:00:00Z", 1.0)
+    # 2026-01-29 minus 29 days is 2025-12-31: the window's first day is included.
+    assert [r["partition"] for r in history(con, "2026-01-29")] == ["2025-12-31", "2026-01-01"]
+    assert [r["partition"] for r in history(con, "2026-01-30")] == ["2026-01-01", "2026-01-30"]
+    with pytest.raises(ValueError):
+        history(con, "2026-02-30")
