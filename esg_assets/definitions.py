@@ -10,14 +10,15 @@ from esg_assets.checks import call_failure_rate_within_5_percent
 from esg_assets.jobs import esg_daily_job
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.resources.upstream import UpstreamResource
+from esg_assets.retention import retention_job, retention_schedule
 from esg_assets.schedules import daily_schedule
 from esg_assets.sensors import ALL_SENSORS
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=[call_failure_rate_within_5_percent],
-    jobs=[esg_daily_job],
-    schedules=[daily_schedule],
+    jobs=[esg_daily_job, retention_job],
+    schedules=[daily_schedule, retention_schedule],
     sensors=ALL_SENSORS,
     resources={
         "upstream": UpstreamResource(),

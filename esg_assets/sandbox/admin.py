@@ -110,6 +110,12 @@ def _accounts(sb: Sandbox, req: Request) -> Response:
     return Response(200, body.encode())
 
 
+def _tokens(sb: Sandbox, req: Request) -> Response:
+    """Every access token issued so far (test oracle: scans prove none leaked into the job's
+    logs and files). The sandbox's tokens are worthless outside it, so listing them is safe."""
+    return _json({"tokens": list(sb.tokens.issued_tokens)})
+
+
 def _health(sb: Sandbox, req: Request) -> Response:
     return _json({"ok": True})
 
@@ -126,6 +132,7 @@ ROUTES: dict[tuple[str, str], Callable[[Sandbox, Request], Response]] = {
     ("POST", "/_sandbox/requests/clear"): _requests_clear,
     ("GET", "/_sandbox/stats"): _stats,
     ("GET", "/_sandbox/accounts"): _accounts,
+    ("GET", "/_sandbox/tokens"): _tokens,
     ("GET", "/_sandbox/health"): _health,
 }
 

@@ -56,6 +56,9 @@ def _add_serve(ssub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--request-log", default=None, help="append one JSON line per request here")
     p.add_argument("--max-log-entries", type=int, default=d.max_log_entries)
     p.add_argument("--ready-file", default=None, help="write the port here once listening")
+    p.add_argument("--tls-cert", default=None, metavar="FILE",
+                   help="serve HTTPS with this PEM certificate (chain); needs --tls-key")
+    p.add_argument("--tls-key", default=None, metavar="FILE", help="PEM private key of --tls-cert")
     p.set_defaults(func=serve_command)
 
 
@@ -67,7 +70,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 def options_from_args(args: argparse.Namespace) -> Options:
     fields = Options.__dataclass_fields__
-    return Options(**{k: v for k, v in vars(args).items() if k in fields})
+    opts = Options(**{k: v for k, v in vars(args).items() if k in fields})
+    if bool(opts.tls_cert) != bool(opts.tls_key):
+        # Half a TLS configuration would silently fall back to plain HTTP: refuse it instead.
+        raise SystemExit("esg-ratings sandbox: error: --tls-cert and --tls-key go together")
+    return opts
 
 
 def serve_command(args: argparse.Namespace) -> int:

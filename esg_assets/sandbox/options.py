@@ -34,6 +34,13 @@ class Options:
     request_log: str | None = None
     max_log_entries: int = 2_000_000
     ready_file: str | None = None
+    # TLS: with both set the server speaks HTTPS only (PEM files; the key must be unencrypted).
+    tls_cert: str | None = None
+    tls_key: str | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     def runtime(self) -> dict[str, Any]:
         """The knobs `/_sandbox/config` reads and sets."""

@@ -1,8 +1,9 @@
 """The sandbox HTTP server: routing, rate limiter, delays and the request log around the handlers.
 
 Run it with `esg-ratings sandbox serve` (or `python -m esg_assets.sandbox.server`, same options).
-It prints one line `sandbox listening on http://HOST:PORT` once it accepts connections, runs
-until SIGTERM/SIGINT and then exits 0 after flushing the request log.
+It prints one line `sandbox listening on http://HOST:PORT` (`https://` with `--tls-cert` and
+`--tls-key`) once it accepts connections, runs until SIGTERM/SIGINT and then exits 0 after
+flushing the request log.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 import os
 import re
 import signal
+import ssl
 import sys
 import time
 from collections.abc import Awaitable
@@ -114,19 +116,34 @@ def _write_ready_file(path: str, port: int) -> None:
     tmp.replace(path)
 
 
+def tls_context(opts: Options) -> ssl.SSLContext | None:
+    """The server-side TLS context, or None for plain HTTP.
+
+    Loaded before the socket is bound, so a bad certificate or key stops the server at once
+    instead of failing every handshake later. TLS 1.2 is the floor: older versions are broken.
+    """
+    if not opts.tls_cert:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(opts.tls_cert, opts.tls_key)
+    return context
+
+
 async def serve(opts: Options) -> int:
     loop = asyncio.get_running_loop()
+    tls = tls_context(opts)
     log_file = open(opts.request_log, "a", encoding="utf-8") if opts.request_log else None  # noqa: SIM115
     sandbox = Sandbox(opts, log_file)
     connections: set[HttpProtocol] = set()
     server = await loop.create_server(
-        lambda: HttpProtocol(sandbox.handle, connections), opts.host, opts.port, backlog=2048
+        lambda: HttpProtocol(sandbox.handle, connections), opts.host, opts.port, backlog=2048, ssl=tls
     )
     port = server.sockets[0].getsockname()[1]
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    print(f"sandbox listening on http://{opts.host}:{port}", flush=True)
+    print(f"sandbox listening on {opts.scheme}://{opts.host}:{port}", flush=True)
     if opts.ready_file:
         _write_ready_file(opts.ready_file, port)
 

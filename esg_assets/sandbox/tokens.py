@@ -24,6 +24,9 @@ class TokenStore:
         self.ttl = ttl
         self._tokens: dict[str, float] = {}
         self.issued = 0
+        # Every token ever issued (also expired or revoked ones), for the secrets-scan tests that
+        # must prove no token reached the job's logs or files. A sandbox-only test oracle.
+        self.issued_tokens: list[str] = []
         self._script: list[str] = []
         self._served = 0
 
@@ -97,6 +100,7 @@ class TokenStore:
         token = secrets.token_urlsafe(32)
         self._tokens[token] = now + self.ttl
         self.issued += 1
+        self.issued_tokens.append(token)
         body_out = (
             '{"access_token":"%s","token_type":"Bearer","expires_in":%d,"scope":"ams.read esg.read"}'
             % (token, self.ttl)

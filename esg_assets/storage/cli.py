@@ -1,4 +1,4 @@
-"""`esg-ratings files ...` and `esg-ratings audit ...` (configuration.md, "Command line").
+"""`esg-ratings files ...`, `audit ...` and `keys rotate` (configuration.md, "Command line").
 
 User errors raise `esg_assets.cli.CliError` (imported lazily: that module imports this one), which
 the main command prints as one line. Nothing here prints a key or secret.
@@ -43,6 +43,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     show.add_argument("--since", metavar="YYYY-MM-DD", help="first UTC day to show (inclusive)")
     show.add_argument("--until", metavar="YYYY-MM-DD", help="last UTC day to show (inclusive)")
     show.set_defaults(func=audit_show)
+
+    keys = sub.add_parser("keys", help="manage ESG_FILE_ENCRYPTION_KEY")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt the stored files and the state DB under a new key (job stopped; audited)",
+    )
+    # A file or the environment, never an argument: command lines are visible to other users.
+    rotate.add_argument("--new-key-file", metavar="FILE",
+                        help="file holding the new key (base64 of 32 bytes); default: $ESG_NEW_FILE_ENCRYPTION_KEY")
+    rotate.set_defaults(func=keys_rotate)
 
 
 def _fail(message: str) -> NoReturn:
@@ -133,4 +144,34 @@ def audit_show(args: argparse.Namespace) -> int:
         _fail("--since is after --until")
     for record in audit.records(_settings().audit_log, since, until):
         print(json.dumps(record, separators=(",", ":"), ensure_ascii=False))
+    return 0
+
+
+def _new_key(args: argparse.Namespace) -> bytes:
+    from esg_assets.storage.rotation import NEW_KEY_ENV, parse_master_key
+
+    if args.new_key_file:
+        try:
+            text = Path(args.new_key_file).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as err:
+            _fail(f"cannot read --new-key-file {args.new_key_file}: {getattr(err, 'strerror', None) or 'not ASCII text'}")
+        return parse_master_key(text, "--new-key-file")
+    value = os.environ.get(NEW_KEY_ENV, "").strip()
+    if not value:
+        _fail(f"give the new key with --new-key-file FILE or {NEW_KEY_ENV}")
+    return parse_master_key(value, NEW_KEY_ENV)
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    from esg_assets.storage.rotation import rotate_keys
+
+    settings = _settings()
+    new_key = _new_key(args)
+    try:
+        report = rotate_keys(settings, new_key)
+    except StoreError as err:
+        _fail(str(err))
+    print(f"{report}; now set ESG_FILE_ENCRYPTION_KEY to the new key before the next run")
+    if settings.storage == "s3":
+        print("S3 objects are encrypted with SSE-KMS: rotate ESG_S3_KMS_KEY_ID in AWS KMS")
     return 0

@@ -41,9 +41,12 @@ class SandboxProcess:
     """Start `sandbox serve` on a free loopback port; stop it with SIGTERM on exit.
 
     Keyword arguments become options: `error_rate=0.1` -> `--error-rate 0.1`; `True` -> a bare flag.
+    With `tls_cert=` and `tls_key=` the server speaks HTTPS: `scheme`/`url` follow, and
+    `ca_bundle=` (a PEM file) is what the admin calls verify it with and what `env()` hands the
+    job as `ESG_CA_BUNDLE`.
     """
 
-    def __init__(self, start_timeout: float = 20.0, **options: Any) -> None:
+    def __init__(self, start_timeout: float = 20.0, ca_bundle: str | Path | None = None, **options: Any) -> None:
         self.options = {"port": 0, "seed": 1, **options}
         self.start_timeout = start_timeout
         self.client_id = str(self.options.get("client_id", "sandbox-client"))
@@ -52,7 +55,11 @@ class SandboxProcess:
         self.output_path = Path(self._tmp.name) / "sandbox.out"
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
+        self.ca_bundle = str(ca_bundle) if ca_bundle is not None else None
         self.http = requests.Session()
+        # Passed on every call, not set on the session: REQUESTS_CA_BUNDLE would override a
+        # session-level `verify` (requests merges the environment over it).
+        self.verify: str | bool = self.ca_bundle or True
 
     # --- lifecycle ------------------------------------------------------------------------
     def command(self, ready_file: Path) -> list[str]:
@@ -109,23 +116,30 @@ class SandboxProcess:
 
     # --- addresses ------------------------------------------------------------------------
     @property
+    def scheme(self) -> str:
+        return "https" if self.options.get("tls_cert") else "http"
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def env(self) -> dict[str, str]:
         """The upstream variables of configuration.md pointing at this sandbox."""
-        return {
+        env = {
             "ESG_AUTH_TOKEN_URL": f"{self.url}/oauth2/token",
             "ESG_CLIENT_ID": self.client_id,
             "ESG_CLIENT_SECRET": self.client_secret,
             "ESG_AMS_BASE_URL": f"{self.url}/ams",
             "ESG_API_BASE_URL": f"{self.url}/esg",
         }
+        if self.ca_bundle is not None:
+            env["ESG_CA_BUNDLE"] = self.ca_bundle
+        return env
 
     # --- admin API ------------------------------------------------------------------------
     def _admin(self, method: str, path: str, body: Any = None, **params: Any) -> Any:
         resp = self.http.request(method, f"{self.url}/_sandbox/{path}", json=body, params=params or None,
-                                 timeout=60)
+                                 timeout=60, verify=self.verify)
         if resp.status_code != 200:
             raise RuntimeError(f"sandbox admin {path}: {resp.status_code} {resp.text}")
         return resp.json()
@@ -172,16 +186,20 @@ class SandboxProcess:
     def stats(self) -> dict[str, Any]:
         return dict(self._admin("GET", "stats"))
 
+    def tokens(self) -> list[str]:
+        """Every access token the sandbox issued so far (for secrets scans)."""
+        return list(self._admin("GET", "tokens")["tokens"])
+
     def accounts(self) -> list[dict[str, Any]]:
         """Active accounts with their current analysis; scores parsed as Decimal (exact)."""
-        resp = self.http.get(f"{self.url}/_sandbox/accounts", timeout=120)
+        resp = self.http.get(f"{self.url}/_sandbox/accounts", timeout=120, verify=self.verify)
         resp.raise_for_status()
         return list(json.loads(resp.content, parse_float=Decimal, parse_int=Decimal)["accounts"])
 
     # --- upstream convenience -------------------------------------------------------------
     def token(self) -> str:
         resp = self.http.post(f"{self.url}/oauth2/token", data={"grant_type": "client_credentials"},
-                              auth=(self.client_id, self.client_secret), timeout=10)
+                              auth=(self.client_id, self.client_secret), timeout=10, verify=self.verify)
         resp.raise_for_status()
         return str(resp.json()["access_token"])
 
@@ -198,6 +216,7 @@ def bearer(sandbox: SandboxProcess) -> dict[str, str]:
 
 def get_analysis(sandbox: SandboxProcess, account: str, headers: dict[str, str], **kw: object) -> requests.Response:
     """GET one account's ESG analysis from the sandbox."""
+    kw.setdefault("verify", sandbox.verify)
     return requests.get(f"{sandbox.url}/esg/v1/accounts/{account}/esg-analysis", headers=headers, **kw)  # type: ignore[arg-type]
 
 
@@ -207,7 +226,8 @@ def ams_pages(sandbox: SandboxProcess, headers: dict[str, str], limit: int = 100
     cursor = None
     while True:
         params = {"status": "active", "limit": limit, **({"cursor": cursor} if cursor else {})}
-        resp = requests.get(f"{sandbox.url}/ams/v1/accounts", params=params, headers=headers, timeout=10)
+        resp = requests.get(f"{sandbox.url}/ams/v1/accounts", params=params, headers=headers, timeout=10,
+                            verify=sandbox.verify)
         assert resp.status_code == 200, resp.text
         out += resp.json()["data"]
         cursor = resp.json()["next_cursor"]

@@ -57,7 +57,7 @@ def test_schedule_and_sensors_are_listed_and_running(stack) -> None:
         {"s": selector},
     )
     schedules = {s["name"]: s["scheduleState"]["status"] for s in data["schedulesOrError"]["results"]}
-    assert schedules == {"esg_daily_schedule": "RUNNING"}
+    assert schedules == {"esg_daily_schedule": "RUNNING", "retention_schedule": "RUNNING"}
     sensors = {s["name"]: s["sensorState"]["status"] for s in data["sensorsOrError"]["results"]}
     assert sensors and set(sensors.values()) == {"RUNNING"}
 

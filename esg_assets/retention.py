@@ -1,0 +1,173 @@
+"""Retention: files, logs and history older than `ESG_RETENTION_DAYS` are deleted daily, audited.
+
+"Older than N days" is relative to today in America/Chicago: with N = 2555 and today
+2026-11-27, partitions before 2019-11-29 (today - N) go, that day itself is kept. What goes:
+
+- output files of those partitions, through the store's `delete(..., action="retention-delete")`,
+  which audits each one with the SHA-256 of the content removed;
+- files under `StorageSettings.log_dir` last modified before that day (one audit record each);
+- the state DB rows of those partitions (accounts, ratings, ratings_runs, ratings_partitions,
+  job_history), one transaction and one audit record per partition.
+
+The audit log itself is never purged: it is the record that the deletions happened (it holds
+file names, hashes and account-free details only).
+
+`purge` is plain Python with the day passed in, so tests drive it with a controlled clock; the op
+`retention` runs it from `retention_job`, which `retention_schedule` starts at 06:00 Central.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the op's config and resource
+# annotations at definition time and cannot resolve them as strings.
+import os
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import duckdb
+
+from esg_assets.partitions import TIMEZONE
+from esg_assets.resources.state import StateResource, StoreResource
+from esg_assets.settings import ConfigError, StorageSettings, load_storage
+from esg_assets.storage import audit
+from esg_assets.storage.names import partition_of
+from esg_assets.storage.store import Store
+
+ACTION = "retention-delete"
+# Every partitioned table of the state DB; order matters only for readability of the counts.
+STATE_TABLES = ("accounts", "ratings", "ratings_runs", "ratings_partitions", "job_history")
+
+
+@dataclass
+class RetentionReport:
+    cutoff: date  # partitions (and logs last modified) before this day were purged
+    files: list[str] = field(default_factory=list)
+    logs: list[str] = field(default_factory=list)
+    partitions: dict[str, dict[str, int]] = field(default_factory=dict)  # partition -> table -> rows
+
+    @property
+    def rows(self) -> int:
+        return sum(sum(counts.values()) for counts in self.partitions.values())
+
+
+def cutoff_day(today: date, retention_days: int) -> date:
+    """The first day kept: anything dated before it is older than `retention_days`."""
+    return today - timedelta(days=retention_days)
+
+
+def chicago_today(now: datetime | None = None) -> date:
+    return (now or datetime.now(ZoneInfo(TIMEZONE))).astimezone(ZoneInfo(TIMEZONE)).date()
+
+
+def _purge_files(store: Store, cutoff: date, report: RetentionReport) -> None:
+    for entry in store.list():
+        if partition_of(entry.logical_name) < cutoff:
+            store.delete(entry.logical_name, f"retention: older than {cutoff.isoformat()}", action=ACTION)
+            report.files.append(entry.logical_name)
+
+
+def _purge_logs(settings: StorageSettings, actor: str, cutoff: date, report: RetentionReport) -> None:
+    root = Path(settings.log_dir)
+    if not root.is_dir():
+        return
+    zone = ZoneInfo(TIMEZONE)
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
+        modified = datetime.fromtimestamp(path.stat().st_mtime, tz=zone).date()
+        if modified >= cutoff:
+            continue
+        relative = path.relative_to(root).as_posix()
+        try:
+            path.unlink()
+        except OSError as err:
+            # Audited and reported, not raised: one stubborn log must not keep old data forever.
+            audit.append(settings.audit_log, actor=actor, action=ACTION, file=f"logs/{relative}",
+                         outcome="error", detail=f"retention: {err.strerror}")
+            continue
+        audit.append(settings.audit_log, actor=actor, action=ACTION, file=f"logs/{relative}",
+                     detail=f"retention: log last modified {modified.isoformat()}")
+        report.logs.append(relative)
+
+
+def _old_partitions(con: duckdb.DuckDBPyConnection, cutoff: date) -> list[str]:
+    union = " UNION ".join(f"SELECT partition FROM {table}" for table in STATE_TABLES)
+    # Partition keys are YYYY-MM-DD text, so text order is date order.
+    rows = con.execute(f"SELECT DISTINCT partition FROM ({union}) WHERE partition < ? ORDER BY 1",
+                       [cutoff.isoformat()]).fetchall()
+    return [row[0] for row in rows]
+
+
+def _purge_rows(con: duckdb.DuckDBPyConnection, settings: StorageSettings, actor: str, cutoff: date,
+                report: RetentionReport) -> None:
+    for partition in _old_partitions(con, cutoff):
+        counts: dict[str, int] = {}
+        con.execute("BEGIN TRANSACTION")
+        try:
+            for table in STATE_TABLES:
+                deleted = con.execute(f"DELETE FROM {table} WHERE partition = ?", [partition]).fetchone()
+                counts[table] = int(deleted[0]) if deleted else 0
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        # Counts only: the rows held account names, which must not reach the audit log.
+        detail = f"retention: state rows of partition {partition}: " + ", ".join(
+            f"{table}={n}" for table, n in counts.items())
+        audit.append(settings.audit_log, actor=actor, action=ACTION, file=None, detail=detail)
+        report.partitions[partition] = counts
+
+
+def purge(settings: StorageSettings, today: date, store: Store, con: duckdb.DuckDBPyConnection) -> RetentionReport:
+    """Delete (and audit) the files, logs and state rows older than `settings.retention_days`
+    before `today` (a Chicago calendar day)."""
+    report = RetentionReport(cutoff_day(today, settings.retention_days))
+    actor = getattr(store, "actor", settings.audit_actor)
+    _purge_files(store, report.cutoff, report)
+    _purge_logs(settings, actor, report.cutoff, report)
+    _purge_rows(con, settings, actor, report.cutoff, report)
+    return report
+
+
+class RetentionConfig(dg.Config):
+    today: str | None = None  # YYYY-MM-DD; default: today in America/Chicago (manual catch-up runs)
+
+
+@dg.op(name="retention")
+def retention_op(
+    context: dg.OpExecutionContext, config: RetentionConfig, state: StateResource, store: StoreResource
+) -> dg.Output[None]:
+    """Deletes output files, logs and state-DB history older than ESG_RETENTION_DAYS (audited)."""
+    try:
+        settings = load_storage()
+        today = date.fromisoformat(config.today) if config.today else chicago_today()
+    except (ConfigError, ValueError) as err:
+        raise dg.Failure(description=f"configuration error: {err}", allow_retries=False) from None
+    with state.connect(settings) as con:
+        report = purge(settings, today, store.open(settings), con)
+    context.log.info(
+        f"retention before {report.cutoff.isoformat()}: {len(report.files)} files, {len(report.logs)} logs, "
+        f"{report.rows} state rows of {len(report.partitions)} partitions deleted"
+    )
+    return dg.Output(None, metadata={
+        "cutoff": report.cutoff.isoformat(),
+        "files_deleted": len(report.files),
+        "logs_deleted": len(report.logs),
+        "partitions_purged": len(report.partitions),
+        "state_rows_deleted": report.rows,
+    })
+
+
+@dg.job(name="retention_job", description="Daily deletion of data older than ESG_RETENTION_DAYS (audited).")
+def retention_job() -> None:
+    retention_op()
+
+
+retention_schedule = dg.ScheduleDefinition(
+    name="retention_schedule",
+    job=retention_job,
+    cron_schedule="0 6 * * *",
+    execution_timezone=TIMEZONE,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+__all__ = ["RetentionReport", "purge", "retention_job", "retention_op", "retention_schedule"]

@@ -1,0 +1,253 @@
+"""Rotation of `ESG_FILE_ENCRYPTION_KEY`: re-encrypt every stored file and the state DB.
+
+`esg-ratings keys rotate --new-key-file FILE` (or `ESG_NEW_FILE_ENCRYPTION_KEY`) runs
+`rotate_keys`, with the job stopped (no run in progress, daemon stopped). It is crash-safe by
+writing everything new *alongside* the old data first and swapping only at the end:
+
+1. prepare: every `<name>.enc` is decrypted with the old files key and re-encrypted with the new
+   one into `.<name>.enc.rotate-new` (0600, fsynced); the state DB is copied with
+   `COPY FROM DATABASE` into `<state db>.rotate-new`, encrypted with the new state-db key. Any
+   failure here (a file that does not authenticate, a full disk) removes the new copies and
+   leaves the old data untouched.
+2. a journal `<output dir>/.key-rotation.json` says "swapping" (it holds names, never a key);
+3. swap: each new copy is renamed over the old one (`os.replace`, atomic), each audited
+   (action `rotate-key`); then the journal is removed.
+
+Interrupted in 1 (no journal): the old key still opens everything; run the command again (the
+leftover `.rotate-new` copies are removed first). Interrupted in 3 (journal present): some files
+are already under the new key; run the command again with the *same* new key and the old key in
+`ESG_FILE_ENCRYPTION_KEY`: it finishes the swap. Afterwards put the new key in the secret store.
+With `ESG_STORAGE=s3` the objects are SSE-KMS encrypted: their key is rotated in AWS KMS
+(automatic key rotation), so only the state DB is re-encrypted here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from esg_assets.settings import ConfigError, StorageSettings
+from esg_assets.storage import audit
+from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream
+from esg_assets.storage.errors import StoreError, StoreIntegrityError
+from esg_assets.storage.local import SUFFIX, ensure_private_dir
+from esg_assets.storage.names import is_logical_name
+from esg_assets.storage.store import Digest
+
+NEW_SUFFIX = ".rotate-new"
+JOURNAL = ".key-rotation.json"
+ACTION = "rotate-key"
+NEW_KEY_ENV = "ESG_NEW_FILE_ENCRYPTION_KEY"
+
+
+class RotationError(StoreError):
+    """Rotation could not be done; the message is one line and never holds a key."""
+
+
+@dataclass
+class RotationReport:
+    files: list[str] = field(default_factory=list)  # logical names re-encrypted
+    state_db: bool = False  # whether the state DB was re-encrypted
+    resumed: bool = False  # an interrupted swap was finished
+
+    def __str__(self) -> str:
+        what = f"{len(self.files)} stored file(s)" + (" and the state database" if self.state_db else "")
+        return ("finished an interrupted key rotation: " if self.resumed else "re-encrypted ") + what
+
+
+def parse_master_key(value: str, source: str) -> bytes:
+    """32 bytes from base64 text; ConfigError naming `source` (never the value) otherwise."""
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{source} must be base64 of 32 random bytes (it is not valid base64)") from None
+    if len(key) != 32:
+        raise ConfigError(f"{source} must be base64 of 32 random bytes (it decodes to {len(key)})")
+    return key
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes) -> str:
+    """Write `dst` = `src` under the new key; the plain SHA-256 (audit record) is returned."""
+    digest = Digest()
+    fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with open(src, "rb") as source, os.fdopen(fd, "wb") as sink:
+            for sealed in encrypt_stream(new_key, digest.tap(decrypt_stream(old_key, source))):
+                sink.write(sealed)
+            sink.flush()
+            os.fsync(sink.fileno())
+    except BaseException:
+        dst.unlink(missing_ok=True)
+        raise
+    return digest.hexdigest
+
+
+def _open_duckdb() -> duckdb.DuckDBPyConnection:
+    from esg_assets.state.db import httpfs_extension_path  # the state package imports storage
+
+    con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
+                                             "autoload_known_extensions": False})
+    con.execute(f"LOAD '{httpfs_extension_path()}'")
+    return con
+
+
+def _copy_state_db(path: Path, target: Path, old_master: bytes, new_master: bytes) -> None:
+    """`target` = the state DB at `path` re-encrypted with the new state-db key."""
+    old_hex = derive_key(old_master, "state-db").hex()
+    new_hex = derive_key(new_master, "state-db").hex()
+    con = _open_duckdb()
+    try:
+        # Read-write, not READ_ONLY: it takes the lock (no run may write meanwhile) and lets the
+        # checkpoint fold any WAL into the file, so no old-key WAL survives next to the new file.
+        con.execute(f"ATTACH '{path}' AS old_db (ENCRYPTION_KEY '{old_hex}')")
+        con.execute("CHECKPOINT old_db")
+        con.execute(f"ATTACH '{target}' AS new_db (ENCRYPTION_KEY '{new_hex}')")
+        con.execute("COPY FROM DATABASE old_db TO new_db")
+        con.execute("CHECKPOINT new_db")
+        con.execute("DETACH new_db")
+        con.execute("DETACH old_db")
+    except duckdb.Error as err:
+        text = str(err).replace(old_hex, "***").replace(new_hex, "***").splitlines()[0]
+        raise RotationError(f"could not re-encrypt the state database {path}: {text}") from None
+    finally:
+        con.close()
+    os.chmod(target, 0o600)
+    if Path(f"{path}.wal").exists() or Path(f"{target}.wal").exists():
+        raise RotationError(f"the state database {path} still has a write-ahead log; is a run in progress?")
+
+
+class _Rotation:
+    def __init__(self, settings: StorageSettings, new_master: bytes, actor: str | None):
+        self.s = settings
+        self.old_master = settings.encryption_key_bytes
+        self.new_master = new_master
+        self.actor = actor or settings.audit_actor
+        self.local = settings.storage == "local"
+        self.root = Path(settings.output_dir)
+        # The journal lives with the output files when they are local, else next to the state DB.
+        self.journal = (self.root if self.local else settings.state_db.parent) / JOURNAL
+        self.db_new = Path(f"{settings.state_db}{NEW_SUFFIX}")
+
+    def _audit(self, file: str | None, sha256: str | None, detail: str, outcome: str = "ok") -> None:
+        audit.append(self.s.audit_log, actor=self.actor, action=ACTION, file=file, sha256=sha256,
+                     outcome=outcome, detail=detail)
+
+    def _leftovers(self) -> list[Path]:
+        found = [self.db_new] if self.db_new.exists() else []
+        if self.local and self.root.exists():
+            found += sorted(self.root.glob(f".*{SUFFIX}{NEW_SUFFIX}"))
+        return found
+
+    def run(self) -> RotationReport:
+        if self.journal.exists():
+            return self._swap(json.loads(self.journal.read_text()), resumed=True)
+        if self.new_master == self.old_master:
+            raise RotationError("the new key is the current key; nothing to rotate")
+        for stale in self._leftovers():  # an earlier attempt died before swapping: start over
+            stale.unlink()
+        plan: dict[str, Any] = {"files": [], "state_db": False}  # what the journal records
+        try:
+            plan["files"] = self._prepare_files()
+            if self.s.state_db.exists():
+                _copy_state_db(self.s.state_db, self.db_new, self.old_master, self.new_master)
+                plan["state_db"] = True
+        except BaseException as err:
+            for partial in self._leftovers():
+                partial.unlink(missing_ok=True)
+            self._audit(None, None, f"rotation aborted before any swap: {type(err).__name__}", "error")
+            if isinstance(err, StoreIntegrityError):
+                raise RotationError(f"{err}; nothing was changed") from None
+            raise
+        self._write_journal(plan)
+        return self._swap(plan, resumed=False)
+
+    def _prepare_files(self) -> list[dict[str, str]]:
+        if not self.local:
+            return []
+        ensure_private_dir(self.root)
+        old_key = derive_key(self.old_master, "files")
+        new_key = derive_key(self.new_master, "files")
+        prepared = []
+        for src in sorted(self.root.glob(f"*{SUFFIX}")):
+            name = src.name[: -len(SUFFIX)]
+            if not is_logical_name(name) or src.is_symlink():
+                continue
+            try:
+                sha = _reencrypt_file(src, self._new_path(name), old_key, new_key)
+            except StoreIntegrityError as err:
+                raise StoreIntegrityError(f"{name}: {err}") from None
+            prepared.append({"name": name, "sha256": sha})
+        return prepared
+
+    def _new_path(self, name: str) -> Path:
+        return self.root / f".{name}{SUFFIX}{NEW_SUFFIX}"
+
+    def _write_journal(self, plan: dict[str, Any]) -> None:
+        tmp = self.journal.with_name(f"{JOURNAL}.{secrets.token_hex(4)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump({"state": "swapping", **plan}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.journal)
+        _fsync_dir(self.journal.parent)
+
+    def _check_resume_key(self, plan: dict[str, Any]) -> None:
+        """A resumed swap must use the key the new copies were written with: probe one file
+        (its new copy if not yet swapped, else the swapped file)."""
+        if not plan["files"]:
+            return
+        name = plan["files"][0]["name"]
+        probe = self._new_path(name)
+        if not probe.exists():
+            probe = self.root / f"{name}{SUFFIX}"
+        try:
+            with open(probe, "rb") as handle:
+                for _ in decrypt_stream(derive_key(self.new_master, "files"), handle):
+                    pass
+        except StoreIntegrityError:
+            raise RotationError(
+                "an interrupted rotation must be finished with the same new key it started with"
+            ) from None
+
+    def _swap(self, plan: dict[str, Any], resumed: bool) -> RotationReport:
+        if resumed:
+            self._check_resume_key(plan)
+        report = RotationReport(resumed=resumed)
+        for item in plan["files"]:
+            name, new = item["name"], self._new_path(item["name"])
+            if new.exists():  # absent: swapped before the interruption
+                os.replace(new, self.root / f"{name}{SUFFIX}")
+                self._audit(name, item["sha256"], "re-encrypted under the new files key")
+            report.files.append(name)
+        if self.local and plan["files"]:
+            _fsync_dir(self.root)
+        if plan["state_db"]:
+            if self.db_new.exists():
+                os.replace(self.db_new, self.s.state_db)
+                _fsync_dir(self.s.state_db.parent)
+                self._audit(None, None, "state database re-encrypted under the new state-db key")
+            report.state_db = True
+        self.journal.unlink(missing_ok=True)
+        return report
+
+
+def rotate_keys(settings: StorageSettings, new_master: bytes, actor: str | None = None) -> RotationReport:
+    """Re-encrypt the local stored files and the state DB from the current key to `new_master`."""
+    return _Rotation(settings, new_master, actor).run()
