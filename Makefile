@@ -23,11 +23,16 @@ demo: $(STAMP)
 
 ## The whole test suite (what CI runs).
 test: $(STAMP)
+	bash scripts/test_setup.sh
 	$(BIN)/python -m pytest
 
 ## The Dagster UI and daemon on 127.0.0.1:3000, with the sandbox behind them.
 ui: $(STAMP)
 	$(BIN)/python scripts/demo.py --ui
+
+## Performance figures against the sandbox (docs/benchmarks.md); BENCH_ARGS="--accounts 20000 --only B1,B4 --skip-1m".
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf .demo .dagster_home
