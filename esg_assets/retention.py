@@ -18,7 +18,6 @@ file names, hashes and account-free details only).
 
 # No `from __future__ import annotations`: Dagster reads the op's config and resource
 # annotations at definition time and cannot resolve them as strings.
-import os
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path

@@ -110,18 +110,8 @@ class LocalStore(AuditedStore):
         return self._read(name, handle)
 
     def _read(self, name: str, handle: BinaryIO) -> Iterator[bytes]:
-        digest = Digest()
-        try:
-            with handle:
-                yield from digest.tap(decrypt_stream(self._key, handle))
-        except GeneratorExit:
-            self._audit("read", name, detail=f"reader stopped after {digest.size} bytes")
-            raise
-        except Exception as err:
-            detail = str(err) if isinstance(err, StoreIntegrityError) else type(err).__name__
-            self._audit("read", name, outcome="error", detail=detail[:200])
-            raise
-        self._audit("read", name, sha256=digest.hexdigest, detail=f"{digest.size} bytes")
+        with handle:
+            yield from self._audited_read(name, decrypt_stream(self._key, handle))
 
     def exists(self, logical_name: str) -> bool:
         return self._path(self._name(logical_name)).exists()

@@ -17,7 +17,7 @@ from datetime import timezone
 from typing import Any
 
 from esg_assets.settings import StorageSettings
-from esg_assets.storage.errors import StoreError, StoreIntegrityError, StoreNotFoundError
+from esg_assets.storage.errors import StoreError, StoreNotFoundError
 from esg_assets.storage.names import is_logical_name
 from esg_assets.storage.store import AuditedStore, Digest, StoredFile, StoredFileInfo
 
@@ -130,22 +130,8 @@ class S3Store(AuditedStore):
         return self._read(name, answer["Body"], expected)
 
     def _read(self, name: str, body: Any, expected: str | None) -> Iterator[bytes]:
-        digest = Digest()
-        try:
-            with body:
-                yield from digest.tap(body.iter_chunks(_READ_SIZE))
-            if expected is not None and expected != digest.hexdigest:
-                raise StoreIntegrityError(
-                    f"stored object {name} does not match the SHA-256 recorded when it was written"
-                )
-        except GeneratorExit:
-            self._audit("read", name, detail=f"reader stopped after {digest.size} bytes")
-            raise
-        except Exception as err:
-            detail = str(err) if isinstance(err, StoreIntegrityError) else type(err).__name__
-            self._audit("read", name, outcome="error", detail=detail[:200])
-            raise
-        self._audit("read", name, sha256=digest.hexdigest, detail=f"{digest.size} bytes")
+        with body:
+            yield from self._audited_read(name, body.iter_chunks(_READ_SIZE), expected)
 
     def exists(self, logical_name: str) -> bool:
         try:

@@ -15,7 +15,7 @@ from typing import Protocol, runtime_checkable
 
 from esg_assets.settings import StorageSettings
 from esg_assets.storage import audit
-from esg_assets.storage.errors import StoreAccessRefused
+from esg_assets.storage.errors import StoreAccessRefused, StoreIntegrityError
 from esg_assets.storage.names import validate_logical_name
 
 
@@ -88,6 +88,27 @@ class AuditedStore:
 
     def _name(self, logical_name: str) -> str:
         return validate_logical_name(logical_name)
+
+    def _audited_read(
+        self, name: str, chunks: Iterable[bytes], expected_sha256: str | None = None
+    ) -> Iterator[bytes]:
+        """Stream plain chunks and audit the read once: ok with the content hash, stopped early,
+        or error (a hash that differs from `expected_sha256` is an integrity error)."""
+        digest = Digest()
+        try:
+            yield from digest.tap(chunks)
+            if expected_sha256 is not None and expected_sha256 != digest.hexdigest:
+                raise StoreIntegrityError(
+                    f"stored object {name} does not match the SHA-256 recorded when it was written"
+                )
+        except GeneratorExit:
+            self._audit("read", name, detail=f"reader stopped after {digest.size} bytes")
+            raise
+        except Exception as err:
+            detail = str(err) if isinstance(err, StoreIntegrityError) else type(err).__name__
+            self._audit("read", name, outcome="error", detail=detail[:200])
+            raise
+        self._audit("read", name, sha256=digest.hexdigest, detail=f"{digest.size} bytes")
 
     def _check_reader(self, name: str) -> None:
         """Second, audited layer over the OS/IAM barrier: refuse actors not in the readers list."""

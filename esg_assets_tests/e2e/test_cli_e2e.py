@@ -5,7 +5,6 @@ describes: `dagster asset materialize` as a subprocess against the sandbox, then
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +51,8 @@ def test_materialize_then_files_get(sandbox, tmp_path) -> None:
     store = tmp_path / "home" / "output"
     assert oct(store.stat().st_mode & 0o777) == "0o700"
     names = sorted(p.name for p in store.iterdir())
-    assert names == [f"FirmESGErrors_{ymd}.csv.enc", f"FirmESGRatings_{ymd}.csv.enc", f"FirmESGSummary_{ymd}.json.enc"]
+    assert names == [f"FirmESGErrors_{ymd}.csv.enc", f"FirmESGRatings_{ymd}.csv.enc",
+                     f"FirmESGReport_{ymd}.html.enc", f"FirmESGSummary_{ymd}.json.enc"]
     for p in store.iterdir():
         assert oct(p.stat().st_mode & 0o777) == "0o600"
         assert b"Account ID" not in p.read_bytes()

@@ -4,7 +4,6 @@ rows replaced, every other row byte-identical; an unknown ID changes nothing."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -4,7 +4,6 @@ the schedule and sensors listed and running; then a headless Chromium renders th
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.e2e
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 ASSETS = ["active_accounts", "esg_ratings", "ratings_csv", "daily_summary"]
 ONE_DAY = "2026-11-10"
-BACKFILL_DAYS = ["2026-11-12", "2026-11-13", "2026-11-14", "2026-11-15"]
+BACKFILL_DAYS = ["2026-11-13", "2026-11-14", "2026-11-15"]
 
 
 @pytest.fixture(scope="module")
