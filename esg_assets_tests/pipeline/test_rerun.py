@@ -94,3 +94,14 @@ def test_rerun_command_line_rejects_an_unknown_account(day) -> None:
                           env=clean_environ(**env), capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
     assert "ACC-7777777" in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_history_command_prints_the_runs_of_the_day(day) -> None:
+    _sb, _instance, env = day
+    done = subprocess.run([str(BIN / "esg-ratings"), "history", "--days", "3650"], env=clean_environ(**env),
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    header, *rows = done.stdout.splitlines()
+    assert header.split("\t")[:4] == ["partition", "run", "seconds", "total"]
+    assert [r.split("\t")[0] for r in rows] == [PARTITION]
+    assert rows[0].split("\t")[3:7] == ["20", "18", "1", "1"]
