@@ -16,3 +16,16 @@ def test_the_four_assets_and_the_check_are_defined() -> None:
     checks = {c.name for c in graph.asset_check_keys}
     assert "call_failure_rate_within_5_percent" in checks
     assert defs.resolve_job_def("esg_daily_job") is not None
+
+
+def test_workspace_and_module_entry_points_validate_with_the_dagster_cli() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    dagster = Path(sys.executable).parent / "dagster"
+    for target in (["-w", "workspace.yaml"], ["-m", "esg_assets"]):
+        done = subprocess.run([str(dagster), "definitions", "validate", *target], cwd=repo,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
