@@ -3,6 +3,10 @@
 Workers run the ESG client (which holds the rate limiter and the in-flight ceiling); the
 calling thread alone receives results and commits them, so the state database has one writer.
 At most `workers * 2` accounts are queued at once: memory does not grow with the account list.
+
+The workers are long-lived threads fed through a bounded queue rather than one executor task
+per account: a `Future` per call (with its lock and condition) cost the calling thread more CPU
+than committing the results, on a GIL that the workers need for their HTTP round trips.
 """
 
 from __future__ import annotations
@@ -11,8 +15,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 
 from esg_assets.domain.models import AccountResult
 
@@ -20,11 +22,16 @@ from esg_assets.domain.models import AccountResult
 # crash repeats at most one uncommitted batch of calls (docs/data-flow.md, "Resume").
 BATCH_SIZE = 500
 BATCH_SECONDS = 2.0
+# How long the calling thread blocks on a full input queue before it looks at results again.
+_FEED_WAIT_SECONDS = 0.05
+
+_DONE = object()  # tells a worker to exit
+_CANCELLED = object()  # an account skipped after a critical error: no result, no call
 
 
-@dataclass
 class _Crash:
-    error: BaseException
+    def __init__(self, error: BaseException):
+        self.error = error
 
 
 def fetch_in_batches(
@@ -40,34 +47,49 @@ def fetch_in_batches(
     An exception in a worker (a critical error such as a refused token) stops new calls,
     commits the results already received, and is raised here.
     """
-    results: queue.Queue[AccountResult | _Crash] = queue.Queue()
-    slots = threading.Semaphore(workers * 2)
+    inbox: queue.Queue[object] = queue.Queue(maxsize=workers * 2)
+    results: queue.Queue[object] = queue.Queue()
     stop = threading.Event()
     batch: list[AccountResult] = []
     last_flush = time.monotonic()
     done = 0
+    pending = 0  # accounts handed to the workers whose result has not been taken yet
     crash: BaseException | None = None
 
-    def task(account_id: str) -> None:
-        try:
-            if not stop.is_set():
-                results.put(fetch(account_id))
-            else:
-                results.put(_Crash(RuntimeError("cancelled")))
-        except BaseException as err:  # noqa: BLE001 - handed to the calling thread
-            results.put(_Crash(err))
-        finally:
-            slots.release()
+    def work() -> None:
+        while True:
+            account_id = inbox.get()
+            if account_id is _DONE:
+                return
+            if stop.is_set():
+                results.put(_CANCELLED)
+                continue
+            try:
+                results.put(fetch(account_id))  # type: ignore[arg-type]
+            except BaseException as err:  # noqa: BLE001 - handed to the calling thread
+                stop.set()
+                results.put(_Crash(err))
 
-    def take(item: AccountResult | _Crash) -> None:
-        nonlocal crash, done
+    def take(item: object) -> None:
+        nonlocal crash, done, pending
+        pending -= 1
+        if item is _CANCELLED:
+            return
         if isinstance(item, _Crash):
-            if crash is None and not (stop.is_set() and str(item.error) == "cancelled"):
+            if crash is None:
                 crash = item.error
             stop.set()
         else:
+            assert isinstance(item, AccountResult)
             batch.append(item)
             done += 1
+
+    def drain() -> None:
+        while True:
+            try:
+                take(results.get_nowait())
+            except queue.Empty:
+                return
 
     def flush(force: bool = False) -> None:
         nonlocal batch, last_flush
@@ -76,22 +98,22 @@ def fetch_in_batches(
             batch = []
             last_flush = time.monotonic()
 
-    pending = 0
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="esg-fetch") as pool:
+    threads = [threading.Thread(target=work, name=f"esg-fetch-{i}", daemon=True) for i in range(workers)]
+    for thread in threads:
+        thread.start()
+    try:
         for account_id in account_ids:
-            while not slots.acquire(timeout=0.1):
-                while not results.empty():
-                    take(results.get())
-                    pending -= 1
-                flush()
+            while not stop.is_set():
+                try:
+                    inbox.put(account_id, timeout=_FEED_WAIT_SECONDS)
+                    pending += 1
+                    break
+                except queue.Full:
+                    drain()
+                    flush()
             if stop.is_set():
-                slots.release()
                 break
-            pool.submit(task, account_id)
-            pending += 1
-            while not results.empty():
-                take(results.get())
-                pending -= 1
+            drain()
             flush()
         while pending > 0:
             try:
@@ -100,8 +122,14 @@ def fetch_in_batches(
                 flush(force=True)
                 continue
             take(item)
-            pending -= 1
             flush()
+    finally:
+        stop.set()  # on an error here too: workers skip whatever is still queued
+        for _ in threads:
+            inbox.put(_DONE)
+        for thread in threads:
+            thread.join()
+    drain()
     flush(force=True)
     if crash is not None:
         raise crash

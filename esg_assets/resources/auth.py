@@ -13,7 +13,7 @@ import requests
 from esg_assets.domain.analysis import load_json_exact
 from esg_assets.domain.models import AttemptFailure, ErrorKind
 from esg_assets.resources.counters import ApiCounters
-from esg_assets.resources.http import failure_from_exception
+from esg_assets.resources.http import failure_from_exception, send_get
 from esg_assets.resources.rate_limiter import RateLimiter
 from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
 from esg_assets.settings import UpstreamSettings
@@ -155,16 +155,14 @@ class BearerGetter:
             if self._counters is not None:
                 self._counters.add("requests")
             try:
-                response = self._session.get(
+                response = send_get(
+                    self._session,
                     url,
-                    params=params,
-                    headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                    timeout=(timeout, timeout),
-                    verify=self._settings.verify,
-                    allow_redirects=False,
+                    params,
+                    {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                    timeout,
+                    self._settings.verify,
                 )
-                # Read the body inside the in-flight slot, so the slot covers the whole exchange.
-                _ = response.content
             except requests.RequestException as err:
                 return failure_from_exception(err, timeout)
         if response.status_code == 429 and self._counters is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import requests
 from requests.adapters import HTTPAdapter
 
@@ -21,6 +23,34 @@ def make_session(pool_size: int) -> requests.Session:
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     return session
+
+
+def send_get(
+    session: requests.Session,
+    url: str,
+    params: Mapping[str, str] | None,
+    headers: Mapping[str, str],
+    timeout: float,
+    verify: str | bool,
+) -> requests.Response:
+    """GET `url` through the session's own adapter and connection pool, body read.
+
+    `Session.request` costs about a third of the job's CPU per request at 1,000 req/s: it merges
+    session settings through slow isinstance checks, builds cookie jars and dispatches hooks.
+    None of that applies here (no cookies, no redirects, no proxies, no hooks), so the request is
+    prepared with requests' own validating steps (URL, headers) and handed straight to the
+    adapter: the same bytes on the wire, the same exceptions, the same Response.
+    """
+    prepared = requests.PreparedRequest()
+    prepared.prepare_method("GET")
+    prepared.prepare_url(url, params)
+    prepared.prepare_headers({**session.headers, **headers})
+    prepared.prepare_body(None, None)
+    adapter = session.get_adapter(prepared.url)  # type: ignore[arg-type]
+    response = adapter.send(prepared, stream=False, timeout=(timeout, timeout), verify=verify, cert=None, proxies={})
+    # Read the body before returning, so the caller's in-flight slot covers the whole exchange.
+    _ = response.content
+    return response
 
 
 def failure_from_exception(err: requests.RequestException, timeout: float) -> AttemptFailure:

@@ -1,8 +1,12 @@
 """One limiter shared by all workers: at most R requests in any 1 s window, evenly spread.
 
 Each request reserves the next free slot, 1/R after the previous one, so requests leave at an
-even pace instead of in bursts (the provider measures arrivals with only 5 % slack). A sliding
-window of the last R slots guarantees the hard ceiling even when slots are reserved late.
+even pace instead of in bursts (the provider measures arrivals with only 5 % slack).
+
+Reserving is not sending: a thread that sleeps until its slot may wake late (timer slack, the
+GIL, a busy core), while the thread holding the next slot wakes on time. A ceiling checked only
+on reserved slots therefore lets R+1 real sends fall into one window. So the hard ceiling is
+checked a second time at release, against the instants requests were actually let go.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-# Margin added to the 1 s window so that the (R+1)-th request lands strictly after it.
+# Margin added to the 1 s window so that the (R+1)-th request lands strictly after it, with room
+# for the few hundred microseconds between release and the bytes reaching the socket.
 _WINDOW_MARGIN_SECONDS = 0.002
 
 
@@ -29,9 +34,11 @@ class RateLimiter:
         self.rate = rate_per_second
         self._interval = 1.0 / rate_per_second
         self._cap = max(1, math.floor(rate_per_second))
-        self._window: deque[float] = deque(maxlen=self._cap)
+        self._window: deque[float] = deque(maxlen=self._cap)  # reserved slots
+        self._released: deque[float] = deque(maxlen=self._cap)  # instants requests were let go
         self._next = 0.0
         self._lock = threading.Lock()
+        self._gate = threading.Lock()
         self._clock = clock
         self._sleep = sleep
 
@@ -47,6 +54,18 @@ class RateLimiter:
             return slot - now
 
     def acquire(self) -> None:
+        """Wait for a reserved slot, then pass the release gate that enforces the ceiling on
+        real send instants. The gate is held while it sleeps: nobody may be released before the
+        sleeper (its wait is due to the R-th previous release, which binds everyone after it
+        too), and it keeps the release log in time order without a retry loop."""
         wait = self.reserve()
         if wait > 0:
             self._sleep(wait)
+        with self._gate:
+            now = self._clock()
+            if len(self._released) == self._cap:
+                earliest = self._released[0] + 1.0 + _WINDOW_MARGIN_SECONDS
+                if now < earliest:
+                    self._sleep(earliest - now)
+                    now = max(self._clock(), earliest)
+            self._released.append(now)

@@ -1,0 +1,105 @@
+"""`make bench` / `python -m bench.run`: run the scenarios, print the figures, write
+artifacts/bench.json. A benchmark, not a test: it fails only when a run itself fails.
+
+    python -m bench.run                                  # B1-B4, B3 at 100k and 1M
+    python -m bench.run --accounts 20000 --only B1,B4    # a quick, smaller version
+    python -m bench.run --skip-1m                        # everything but the 1M run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.infra import ROOT
+from bench.scenarios import Knobs, b1_b2, b3, b4, machine
+
+ALL = ("B1", "B2", "B3", "B4")
+
+
+def _table(results: dict[str, Any]) -> str:
+    lines = []
+    for name, figures in results.items():
+        if not isinstance(figures, dict):
+            continue
+        lines.append(f"== {name}")
+        for key, value in figures.items():
+            lines.append(f"   {key:32} {value}")
+    return "\n".join(lines)
+
+
+def _verdicts(results: dict[str, Any], k: Knobs) -> dict[str, Any]:
+    """The targets of docs/benchmarks.md, each with the figure it is judged on."""
+    v: dict[str, Any] = {}
+    if "B1" in results:
+        b = results["B1"]
+        v["B1 ratio >= 0.95"] = b["ratio_ideal_over_actual"] >= 0.95
+        v["B1 max per 1 s window <= R*1.05"] = b["sandbox_max_per_1s_window"] <= k.rate * 1.05
+        v["B1 in flight <= concurrency"] = b["sandbox_max_in_flight"] <= k.concurrency
+    if "B2" in results:
+        v["B2 calls == changed"] = results["B2"]["called_equals_changed"]
+    small, big = results.get(f"B3_{k.accounts}"), results.get(f"B3_{k.big_accounts}")
+    if small:
+        v["B3 accounts/s > R"] = small["accounts_per_s_esg_ratings"] > k.rate
+    if small and big:
+        v["B3 RSS 1M <= 1.5 x 100k"] = big["peak_rss_mb"] <= 1.5 * small["peak_rss_mb"]
+        v["B3 RSS 1M < 500 MB"] = big["peak_rss_mb"] < 500
+    return v
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--accounts", type=int, default=100_000, help="accounts of B1, B2 and the small B3")
+    p.add_argument("--big-accounts", type=int, default=1_000_000, help="accounts of the large B3")
+    p.add_argument("--rate", type=int, default=1000, help="R, the job's ESG API rate limit in B1/B2")
+    p.add_argument("--concurrency", type=int, default=32)
+    p.add_argument("--latency-ms", type=float, default=20)
+    p.add_argument("--naive-sample", type=int, default=500, help="accounts timed in the B4 loop")
+    p.add_argument("--only", default=",".join(ALL), help="comma-separated subset of B1,B2,B3,B4")
+    p.add_argument("--skip-1m", action="store_true", help="B3 at --accounts only")
+    p.add_argument("--out", default=str(ROOT / "artifacts" / "bench.json"))
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
+    args = p.parse_args(argv)
+    only = {s.strip().upper() for s in args.only.split(",") if s.strip()}
+    if unknown := only - set(ALL):
+        p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    k = Knobs(accounts=args.accounts, big_accounts=args.big_accounts, rate=args.rate, concurrency=args.concurrency,
+              latency_ms=args.latency_ms, naive_sample=args.naive_sample, skip_1m=args.skip_1m)
+
+    results: dict[str, Any] = {"machine": machine(), "knobs": vars(args)}
+    work = Path(tempfile.mkdtemp(prefix="esg-bench-"))
+    print(f"bench: work directory {work}", flush=True)
+    started = time.monotonic()
+    try:
+        if only & {"B1", "B2"}:
+            results.update(b1_b2(work, k, with_b2="B2" in only))
+            print(_table({k_: results[k_] for k_ in ("B1", "B2") if k_ in results}), flush=True)
+        if "B3" in only:
+            results.update(b3(work, k))
+            print(_table({k_: v for k_, v in results.items() if k_.startswith("B3")}), flush=True)
+        if "B4" in only:
+            b1_step = results.get("B1", {}).get("esg_ratings_wall_s")
+            results["B4"] = b4(work, k, b1_step)
+            print(_table({"B4": results["B4"]}), flush=True)
+    finally:
+        results["bench_seconds"] = round(time.monotonic() - started, 1)
+        results["targets"] = _verdicts(results, k)
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2, default=str) + "\n")
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(work, ignore_errors=True)
+    print(_table({"targets": results["targets"]}))
+    print(f"bench: figures written to {out} ({results['bench_seconds']} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
