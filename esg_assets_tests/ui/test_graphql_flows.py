@@ -124,6 +124,7 @@ def test_a_real_browser_renders_the_asset_graph_and_partitions(stack, tmp_path) 
     """Runs after the flows above (module order): the partitions they materialized show."""
     dev = stack["dev"]
     ARTIFACTS.mkdir(exist_ok=True)
+    dev.query("mutation { setNuxSeen }")  # the one-time community pop-up would cover the page
     profile = tmp_path / "profile"
     graph = chromium(f"--user-data-dir={profile}-1", "--dump-dom", f"{dev.url}/asset-groups/esg")
     assert graph.returncode == 0, graph.stderr[-2000:]
