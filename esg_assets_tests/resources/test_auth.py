@@ -1,0 +1,63 @@
+"""The shared token: reuse until shortly before expiry, and one refresh per revocation for all
+workers of the process (upstream-apis.yaml, token endpoint x-client-behaviour)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from esg_assets.fetching import fetch_in_batches
+from esg_assets.resources.auth import usable_seconds
+from esg_assets.resources.upstream import open_upstream
+from esg_assets.settings import load_upstream
+from esg_assets_tests.sandbox.harness import SandboxProcess
+
+
+def test_token_is_reused_until_60_s_before_expiry_or_half_its_life() -> None:
+    assert usable_seconds(3600) == 3540
+    assert usable_seconds(121) == 61
+    assert usable_seconds(120) == 60
+    assert usable_seconds(30) == 15
+
+
+def settings_for(sb: SandboxProcess, **extra: str):
+    return load_upstream({**sb.env(), "ESG_API_BACKOFF_BASE_SECONDS": "0.05", "ESG_API_TIMEOUT_SECONDS": "2",
+                          "ESG_API_RATE_LIMIT_PER_SECOND": "1000", **extra})
+
+
+@pytest.mark.integration
+def test_a_revocation_mid_run_costs_one_token_request_for_all_workers() -> None:
+    with SandboxProcess(accounts=400, seed=41, latency_ms=30) as sb:
+        ids = [a["account_id"] for a in sb.accounts()]
+        results = []
+        with open_upstream(settings_for(sb, ESG_API_MAX_CONCURRENCY="16")) as upstream:
+            worker = threading.Thread(
+                target=fetch_in_batches,
+                args=(upstream.esg.fetch_analysis, ids, upstream.workers, results.extend),
+            )
+            worker.start()
+            deadline = time.monotonic() + 30
+            while sb.stats()["by_kind"].get("analysis", 0) < 100 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            sb.revoke()  # every issued token is now refused: the 16 requests in flight meet 401
+            worker.join(60)
+            counts = upstream.counters.snapshot()
+        assert len(results) == 400 and all(r.status.value == "Successful" for r in results)
+        token_requests = [r for r in sb.requests() if r["kind"] == "token"]
+        assert len(token_requests) == 2
+        assert counts.token_refreshes == 1
+        assert any(r["status"] == 401 for r in sb.requests() if r["kind"] == "analysis")
+        assert all(r.attempts == 1 for r in results)  # a 401 re-send is not an attempt
+
+
+@pytest.mark.integration
+def test_a_short_lived_token_is_refreshed_before_it_expires() -> None:
+    with SandboxProcess(accounts=30, seed=43, token_ttl=2) as sb:
+        with open_upstream(settings_for(sb)) as upstream:
+            first = upstream.esg.fetch_analysis("ACC-0000001")
+            time.sleep(1.1)  # past half of a 2 s lifetime
+            second = upstream.esg.fetch_analysis("ACC-0000002")
+        assert first.status.value == second.status.value == "Successful"
+        assert [r["kind"] for r in sb.requests()] == ["token", "analysis", "token", "analysis"]
