@@ -54,3 +54,23 @@ def test_fractional_rates_keep_at_least_one_request() -> None:
     limiter = RateLimiter(0.5, clock=lambda: now[0], sleep=lambda s: None)
     assert limiter.reserve() == 0.0
     assert limiter.reserve() >= 2.0
+
+
+def test_an_outside_observer_sees_the_limit_and_the_in_flight_ceiling() -> None:
+    """Arrival times at a real server (the contract's observer, 5 % slack for jitter)."""
+    from esg_assets.fetching import fetch_in_batches
+    from esg_assets.resources.upstream import open_upstream
+    from esg_assets.settings import load_upstream
+    from esg_assets_tests.sandbox.harness import SandboxProcess
+
+    with SandboxProcess(accounts=400, seed=47, latency_ms=5) as sb:
+        settings = load_upstream({**sb.env(), "ESG_API_RATE_LIMIT_PER_SECOND": "100", "ESG_API_MAX_CONCURRENCY": "4"})
+        ids = [f"ACC-{i:07d}" for i in range(1, 401)]
+        results: list = []
+        with open_upstream(settings) as upstream:
+            fetch_in_batches(upstream.esg.fetch_analysis, ids, upstream.workers, results.extend)
+        stats = sb.stats()
+    assert len(results) == 400
+    assert stats["esg_max_per_second"] <= 105
+    assert stats["esg_max_per_second"] >= 90  # the limit is used, not wasted
+    assert stats["esg_max_in_flight"] <= 4
