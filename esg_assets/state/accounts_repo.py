@@ -13,7 +13,13 @@ from esg_assets.domain.models import Account
 def replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iterable[list[Account]]) -> tuple[int, int]:
     """Stage every page, then swap the partition's list in one transaction (idempotent; the
     previous list stays untouched if a page fails). Returns (accounts, duplicates dropped).
-    A duplicated account_id keeps its later record."""
+    A duplicated account_id keeps its later record.
+
+    Memory stays bounded whatever N: pages go to a temp table (spilled, encrypted, to the
+    connection's temp directory past its memory limit); the only aggregate is over the
+    duplicated IDs (spillable), never an arg_max per account; the swap is a sort (spillable)
+    into a table without index, so no ART grows with N.
+    """
     con.execute(
         "CREATE OR REPLACE TEMP TABLE staged_accounts (seq BIGINT, account_id VARCHAR, account_name VARCHAR, updated_at VARCHAR)"
     )
@@ -21,34 +27,39 @@ def replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iter
     for page in pages:
         if not page:
             continue
-        frame = pd.DataFrame(
-            {
-                "seq": range(seq, seq + len(page)),
-                "account_id": [a.account_id for a in page],
-                "account_name": [a.account_name for a in page],
-                "updated_at": [a.updated_at for a in page],
-            }
+        con.execute(
+            """INSERT INTO staged_accounts
+               SELECT unnest(range(?::BIGINT, ?::BIGINT)), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
+                      unnest(?::VARCHAR[])""",
+            [seq, seq + len(page), [a.account_id for a in page], [a.account_name for a in page], [a.updated_at for a in page]],
         )
         seq += len(page)
-        con.register("page_frame", frame)
-        con.execute("INSERT INTO staged_accounts SELECT seq, account_id, account_name, updated_at FROM page_frame")
-        con.unregister("page_frame")
+    # The later record of each duplicated ID: the one to keep.
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE staged_keep AS
+           SELECT account_id, max(seq) AS seq FROM staged_accounts GROUP BY account_id HAVING count(*) > 1"""
+    )
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM accounts WHERE partition = ?", [partition])
+        # Account order makes the zonemaps on account_id tight: later reads of a range of
+        # accounts (a batch of results, a chunk of the CSV) skip the rest of the partition.
         con.execute(
             """INSERT INTO accounts
-               SELECT ?, account_id, arg_max(account_name, seq), arg_max(updated_at, seq)
-               FROM staged_accounts GROUP BY account_id""",
+               SELECT ?, s.account_id, s.account_name, s.updated_at
+               FROM staged_accounts s LEFT JOIN staged_keep k ON k.account_id = s.account_id
+               WHERE k.seq IS NULL OR k.seq = s.seq
+               ORDER BY s.account_id""",
             [partition],
         )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    total = con.execute("SELECT count(*) FROM accounts WHERE partition = ?", [partition]).fetchone()[0]
+    total = account_count(con, partition)
     con.execute("DROP TABLE staged_accounts")
-    return int(total), seq - int(total)
+    con.execute("DROP TABLE staged_keep")
+    return total, seq - total
 
 
 def account_count(con: duckdb.DuckDBPyConnection, partition: str) -> int:

@@ -8,6 +8,9 @@ job keeps connections short outside the fetching step.
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from esg_assets.state.schema import SCHEMA
+from esg_assets.state.schema import migrate
 from esg_assets.storage.crypto import derive_key
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,45 @@ def _is_lock_conflict(err: duckdb.Error) -> bool:
     return "Could not set lock" in text or "Conflicting lock" in text
 
 
+# DuckDB's own memory (buffer pool, hash tables, sorts): past it, sorts, aggregates, joins and
+# temp tables spill to a private directory beside the state DB instead of growing the process. 128 MB holds every query
+# of the job at 1M accounts (docs/benchmarks.md, "B3 memory"); the default is 80 % of RAM.
+MEMORY_LIMIT = "128MB"
+# Return freed memory to the OS soon after each task: without this, memory a large query freed
+# stays in the allocator's caches and counts in the process's RSS until it exits.
+ALLOCATOR_FLUSH_THRESHOLD = "16MB"
+
+
+def temp_root(path: Path) -> Path:
+    """Where DuckDB spills for the state database at `path`: beside it, private to the job."""
+    return path.parent / f".{path.name}.tmp"
+
+
+def _limit_memory(con: duckdb.DuckDBPyConnection, tmp: Path) -> None:
+    # DuckDB 1.5.5 writes spilled data in plain text unless told otherwise, even for an
+    # encrypted database (checked: account names readable in the temp files of a large sort).
+    # With temp_file_encryption it encrypts them with the attached database's key.
+    con.execute("SET temp_file_encryption = true")
+    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute("SET threads = 2")  # one per core here; each thread holds its own sort/hash memory
+    # Every read that needs an order says ORDER BY; without this DuckDB buffers to keep one.
+    con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET allocator_flush_threshold = '{ALLOCATOR_FLUSH_THRESHOLD}'")
+    con.execute("SET allocator_background_threads = true")
+
+
+def _remove_stale(root: Path, keep: Path) -> None:
+    """Spill directories of processes that no longer run (killed mid-query)."""
+    for entry in root.iterdir():
+        pid = entry.name.split("-", 1)[0]
+        if entry == keep or not pid.isdigit():
+            continue
+        if int(pid) == os.getpid() or Path(f"/proc/{pid}").exists():
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
 @contextmanager
 def connect(
     path: Path,
@@ -55,6 +97,7 @@ def connect(
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with the state file attached (encrypted) as the default catalog."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    tmp: Path | None = None
     try:
         con.execute(f"LOAD '{httpfs_extension_path()}'")
         key = derive_key(master_key, "state-db").hex()
@@ -78,10 +121,21 @@ def connect(
                     waited = True
                 time.sleep(_LOCK_POLL_SECONDS)
         con.execute("USE state")
+        # One directory per connection (mkdtemp: 0700): two read-only opens may coexist, and
+        # DuckDB gives its temp files the same names in every process.
+        root = temp_root(path)
+        root.mkdir(mode=0o700, exist_ok=True)
+        root.chmod(0o700)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+        _limit_memory(con, tmp)
         if not read_only:
-            for statement in SCHEMA:
-                con.execute(statement)
+            _remove_stale(root, keep=tmp)
+            migrate(con)
             path.chmod(0o600)
         yield con
     finally:
         con.close()
+        # DuckDB removes its temp files on close; the directory goes too. A killed process
+        # leaves its (encrypted) spill files behind: see _remove_stale.
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -1,8 +1,10 @@
 """Results per account and partition: start of a run, change detection, batch commits.
 
 Every write here is idempotent for its partition: a fresh run first deletes the partition's
-results, a resume keeps only results that are final (Successful or Partial), and each result
-is written with INSERT OR REPLACE on (partition, account_id).
+results, a resume keeps only results that are final (Successful or Partial), and each batch of
+results replaces any earlier result of the same accounts (delete, then insert, in one
+transaction). `ratings` has no PRIMARY KEY (schema.py): these writers are what keeps one row
+per (partition, account_id).
 """
 
 from __future__ import annotations
@@ -104,6 +106,9 @@ def load_feed(con: duckdb.DuckDBPyConnection, pages: Iterable[list[str]]) -> int
     return int(con.execute("SELECT count(DISTINCT account_id) FROM feed_changed").fetchone()[0])
 
 
+CARRY_CHUNK = 100_000  # accounts per statement of carry_forward: bounds its hash joins
+
+
 def carry_forward(
     con: duckdb.DuckDBPyConnection,
     partition: str,
@@ -113,23 +118,46 @@ def carry_forward(
     run_id: str,
 ) -> int:
     """Copy P's row for every account that meets all five conditions of §5 (the feed was read
-    completely into `feed_changed`); the account name always comes from today's list."""
+    completely into `feed_changed`); the account name always comes from today's list.
+
+    One transaction, one statement per range of CARRY_CHUNK Account IDs: a single statement
+    over all accounts joins two partitions of N rows, whose hash tables outgrow the connection's
+    memory limit at 1M accounts."""
     before = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0]
-    con.execute(
-        """INSERT INTO ratings
-           SELECT ?, a.account_id, p.status, p.overall, p.environmental, p.social, p.governance,
-                  p.primary_pillar, p.primary_score, p.analysis_date, 'carried', a.updated_at,
-                  0, NULL, NULL, NULL, p.last_attempt_at, ?
-           FROM accounts a JOIN ratings p ON p.partition = ? AND p.account_id = a.account_id
-           WHERE a.partition = ?
-             AND p.status = 'Successful'
-             AND p.ams_updated_at = a.updated_at
-             AND p.analysis_date >= ?
-             AND a.account_id NOT IN (SELECT account_id FROM feed_changed)
-             AND NOT list_contains(?, a.account_id)
-             AND a.account_id NOT IN (SELECT account_id FROM ratings WHERE partition = ?)""",
-        [partition, run_id, previous, partition, oldest_analysis_date, list(forced), partition],
-    )
+    con.execute("BEGIN TRANSACTION")
+    try:
+        low = ""
+        while True:
+            high = con.execute(
+                """SELECT max(account_id) FROM (SELECT account_id FROM accounts
+                   WHERE partition = ? AND account_id > ? ORDER BY account_id LIMIT ?)""",
+                [partition, low, CARRY_CHUNK],
+            ).fetchone()[0]
+            if high is None:
+                break
+            con.execute(
+                """INSERT INTO ratings
+                   SELECT $1, a.account_id, p.status, p.overall, p.environmental, p.social, p.governance,
+                          p.primary_pillar, p.primary_score, p.analysis_date, 'carried', a.updated_at,
+                          0, NULL, NULL, NULL, p.last_attempt_at, $2
+                   FROM accounts a JOIN ratings p ON p.partition = $3 AND p.account_id = a.account_id
+                        AND p.account_id > $6 AND p.account_id <= $7
+                   WHERE a.partition = $1 AND a.account_id > $6 AND a.account_id <= $7
+                     AND p.status = 'Successful'
+                     AND p.ams_updated_at = a.updated_at
+                     AND p.analysis_date >= $4
+                     AND a.account_id NOT IN (SELECT account_id FROM feed_changed)
+                     AND NOT list_contains($5, a.account_id)
+                     AND a.account_id NOT IN (SELECT account_id FROM ratings
+                                              WHERE partition = $1 AND account_id > $6 AND account_id <= $7)
+                   ORDER BY a.account_id""",
+                [partition, run_id, previous, oldest_analysis_date, list(forced), low, high],
+            )
+            low = high
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     after = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0]
     return int(after - before)
 
@@ -200,14 +228,30 @@ def save_results(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, re
         messages.append(r.error_message)
         last_at.append(r.last_attempt_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
     unnest = ", ".join(f"unnest(?::{t}[]) AS {c}" for c, t in zip(_RESULT_COLUMNS, _RESULT_TYPES))
-    con.execute(
-        f"""INSERT OR REPLACE INTO ratings
-            SELECT ?, f.account_id, f.status, f.overall, f.environmental, f.social, f.governance,
-                   f.primary_pillar, f.primary_score, f.analysis_date, 'called', a.updated_at,
-                   f.attempts, f.error_kind, f.http_status, f.error_message, f.last_attempt_at, ?
-            FROM (SELECT {unnest}) f JOIN accounts a ON a.partition = ? AND a.account_id = f.account_id""",
-        [partition, run_id, *columns, partition],
-    )
+    # Calls are made in Account ID order, so a batch covers a narrow range of IDs: the explicit
+    # bounds let the zonemaps skip the rest of the partition in the DELETE and the join.
+    low, high = min(ids), max(ids)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            """DELETE FROM ratings WHERE partition = ? AND account_id BETWEEN ? AND ?
+               AND list_contains(?, account_id)""",
+            [partition, low, high, ids],
+        )
+        con.execute(
+            f"""INSERT INTO ratings
+                SELECT ?, f.account_id, f.status, f.overall, f.environmental, f.social, f.governance,
+                       f.primary_pillar, f.primary_score, f.analysis_date, 'called', a.updated_at,
+                       f.attempts, f.error_kind, f.http_status, f.error_message, f.last_attempt_at, ?
+                FROM (SELECT {unnest}) f
+                JOIN accounts a ON a.partition = ? AND a.account_id = f.account_id
+                     AND a.account_id BETWEEN ? AND ?""",
+            [partition, run_id, *columns, partition, low, high],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def record_run(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, mode: str, started_at: str) -> None:

@@ -10,17 +10,9 @@ import duckdb
 
 from esg_assets.domain.models import ErrorRow, RatingRow
 
-FETCH_CHUNK = 10_000
+# Rows per ordered read of the CSV files: bounds DuckDB's sort and join to one chunk.
+ORDERED_CHUNK = 50_000
 SCORE_COLUMNS = ("overall", "environmental", "social", "governance")
-
-
-def _stream(con: duckdb.DuckDBPyConnection, sql: str, params: list) -> Iterator[tuple]:
-    result = con.execute(sql, params)
-    while True:
-        rows = result.fetchmany(FETCH_CHUNK)
-        if not rows:
-            return
-        yield from rows
 
 
 def missing_results(con: duckdb.DuckDBPyConnection, partition: str) -> int:
@@ -34,23 +26,51 @@ def missing_results(con: duckdb.DuckDBPyConnection, partition: str) -> int:
     )
 
 
-def rating_rows(con: duckdb.DuckDBPyConnection, partition: str) -> Iterator[RatingRow]:
-    """One row per active account, ordered by Account ID in plain byte order."""
-    sql = """SELECT a.account_id, a.account_name, r.status, r.overall, r.environmental, r.social,
+def _ordered(con: duckdb.DuckDBPyConnection, sql: str, params: list, chunk: int) -> Iterator[tuple]:
+    """The rows of `sql` in Account ID order, one chunk at a time (keyset pagination): `sql`
+    selects at most `limit` rows with account_id > `after` (its last two parameters), ordered,
+    account_id first. Each chunk is a top-N of `chunk` rows, so DuckDB never sorts or joins
+    more than one chunk, whatever the number of accounts."""
+    after = ""
+    while True:
+        rows = con.execute(sql, [*params, after, chunk]).fetchall()
+        yield from rows
+        if len(rows) < chunk:
+            return
+        after = rows[-1][0]
+
+
+def rating_rows(con: duckdb.DuckDBPyConnection, partition: str, chunk: int = ORDERED_CHUNK) -> Iterator[RatingRow]:
+    """One row per active account, ordered by Account ID in plain byte order (DuckDB compares
+    VARCHAR by bytes). The chunk's accounts are picked first, then joined to their results
+    only: the ID bounds let the zonemaps skip the rest of the partition."""
+    sql = """WITH c AS (
+                 SELECT account_id, account_name FROM accounts
+                 WHERE partition = $1 AND account_id > $2 ORDER BY account_id LIMIT $3)
+             SELECT c.account_id, c.account_name, r.status, r.overall, r.environmental, r.social,
                     r.governance, r.primary_pillar, r.primary_score, r.analysis_date
-             FROM accounts a LEFT JOIN ratings r ON r.partition = a.partition AND r.account_id = a.account_id
-             WHERE a.partition = ? ORDER BY a.account_id"""
-    for row in _stream(con, sql, [partition]):
+             FROM c LEFT JOIN ratings r ON r.partition = $1 AND r.account_id = c.account_id
+                  AND r.account_id BETWEEN (SELECT min(account_id) FROM c) AND (SELECT max(account_id) FROM c)
+             ORDER BY c.account_id"""
+    for row in _ordered(con, sql, [partition], chunk):
         yield RatingRow(*row)
 
 
-def error_rows(con: duckdb.DuckDBPyConnection, partition: str) -> Iterator[ErrorRow]:
-    sql = """SELECT r.account_id, r.attempts, r.error_kind, r.http_status, r.error_message, r.last_attempt_at
-             FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
-             WHERE r.partition = ? AND r.status IN ('Failed', 'Partial')
-             ORDER BY r.account_id"""
-    for row in _stream(con, sql, [partition]):
-        yield ErrorRow(*row)
+def error_rows(con: duckdb.DuckDBPyConnection, partition: str, chunk: int = ORDERED_CHUNK) -> Iterator[ErrorRow]:
+    """One row per Failed or Partial result of an active account, by Account ID. A chunk of
+    results is picked, then each is flagged active or not (a result can outlive its account
+    when the day's list is re-materialized); the next chunk starts after the last result."""
+    sql = """WITH e AS (
+                 SELECT account_id, attempts, error_kind, http_status, error_message, last_attempt_at
+                 FROM ratings WHERE partition = $1 AND status IN ('Failed', 'Partial') AND account_id > $2
+                 ORDER BY account_id LIMIT $3)
+             SELECT e.*, a.account_id IS NOT NULL AS active
+             FROM e LEFT JOIN accounts a ON a.partition = $1 AND a.account_id = e.account_id
+                  AND a.account_id BETWEEN (SELECT min(account_id) FROM e) AND (SELECT max(account_id) FROM e)
+             ORDER BY e.account_id"""
+    for *row, active in _ordered(con, sql, [partition], chunk):
+        if active:
+            yield ErrorRow(*row)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,23 @@
 """Tables of the state database. Dates and instants are stored as text (YYYY-MM-DD, RFC 3339
 UTC) so they compare exactly and never pass through a time zone; scores are the exact decimal
-text the API sent."""
+text the API sent.
+
+`accounts` and `ratings` hold one row per (partition, account) for every day kept (up to
+ESG_RETENTION_DAYS), so they have no PRIMARY KEY: DuckDB keeps a PRIMARY KEY as an ART index
+that grows with N x days of history and must be in memory to check every insert. Uniqueness is
+kept by the writers instead (accounts_repo, ratings_repo: delete-then-insert in one
+transaction), and rows are written in partition then account order so DuckDB's zonemaps find a
+partition, or a range of accounts inside it, without an index. Schema version 1 had those
+PRIMARY KEYs; `migrate` rewrites such a database once (see db.py).
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+SCHEMA_VERSION = 2
+# Tables that had PRIMARY KEY (partition, account_id) in version 1.
+UNKEYED_TABLES = ("accounts", "ratings")
 
 SCHEMA = [
     # The active accounts of a partition, de-duplicated (the later AMS record wins).
@@ -8,8 +25,7 @@ SCHEMA = [
         partition VARCHAR NOT NULL,
         account_id VARCHAR NOT NULL,
         account_name VARCHAR NOT NULL,
-        updated_at VARCHAR NOT NULL,
-        PRIMARY KEY (partition, account_id))""",
+        updated_at VARCHAR NOT NULL)""",
     # One result per account and partition: what becomes its CSV row and error row.
     """CREATE TABLE IF NOT EXISTS ratings (
         partition VARCHAR NOT NULL,
@@ -29,8 +45,7 @@ SCHEMA = [
         http_status INTEGER,
         error_message VARCHAR,
         last_attempt_at VARCHAR,
-        run_id VARCHAR NOT NULL,
-        PRIMARY KEY (partition, account_id))""",
+        run_id VARCHAR NOT NULL)""",
     # Where each partition's ratings stand: when fetching began (the changes-feed `since` of
     # the next partition) and whether every account has its result.
     """CREATE TABLE IF NOT EXISTS ratings_partitions (
@@ -79,4 +94,47 @@ SCHEMA = [
         PRIMARY KEY (partition, run_id))""",
     """CREATE OR REPLACE VIEW job_history_v AS
         SELECT * FROM job_history ORDER BY partition, ended_at""",
+    """CREATE TABLE IF NOT EXISTS schema_meta (version INTEGER NOT NULL)""",
 ]
+
+
+def _keyed(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    row = con.execute(
+        """SELECT count(*) FROM duckdb_constraints()
+           WHERE database_name = current_database() AND table_name = ? AND constraint_type = 'PRIMARY KEY'""",
+        [table],
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the open database to SCHEMA_VERSION: create what is missing, and copy a version-1
+    table (with its PRIMARY KEY) into its unkeyed version-2 form, in partition and account
+    order, in one transaction, so a crash leaves either the old layout or the new one."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in UNKEYED_TABLES:
+            if _keyed(con, table):
+                con.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+        for statement in SCHEMA:
+            con.execute(statement)
+        for table in UNKEYED_TABLES:
+            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                           "AND table_name = ?", [f"{table}_v1"]).fetchone()[0]:
+                # Same columns in the same order: version 2 only dropped the key.
+                con.execute(f"INSERT INTO {table} SELECT * FROM {table}_v1 ORDER BY partition, account_id")
+                con.execute(f"DROP TABLE {table}_v1")
+        version = con.execute("SELECT max(version) FROM schema_meta").fetchone()[0]
+        if version is not None and version > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"the state database has schema version {version}, newer than this code ({SCHEMA_VERSION}): "
+                "upgrade the job before running it against this database"
+            )
+        if version != SCHEMA_VERSION:
+            con.execute("DELETE FROM schema_meta")
+            con.execute("INSERT INTO schema_meta VALUES (?)", [SCHEMA_VERSION])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
