@@ -13,6 +13,7 @@ import binascii
 import getpass
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ class StorageSettings:
     authorized_readers: tuple[str, ...]
     audit_log: Path
     log_dir: Path
+    state_db_memory_limit: str = "128MB"
 
     @property
     def encryption_key_bytes(self) -> bytes:
@@ -282,7 +284,17 @@ def load_storage(env: Mapping[str, str] | None = None) -> StorageSettings:
         authorized_readers=readers,
         audit_log=Path(audit_raw) if audit_raw else base / "esg_audit.jsonl",
         log_dir=Path(log_raw) if log_raw else base / "logs",
+        state_db_memory_limit=_memory_size(e),
     )
+
+
+def _memory_size(e: _Env) -> str:
+    """DuckDB's working-memory cap for the job's connections (spills beyond it)."""
+    name = "ESG_STATE_DB_MEMORY_LIMIT"
+    value = e.raw(name) or "128MB"
+    if not re.fullmatch(r"[1-9][0-9]*(MB|GB)", value.replace(" ", "").upper()):
+        raise ConfigError(f"{name} must be a size such as 128MB or 1GB, got {value!r}")
+    return value.replace(" ", "").upper()
 
 
 def load_alerts(env: Mapping[str, str] | None = None) -> AlertSettings:

@@ -32,6 +32,7 @@ def test_defaults() -> None:
     assert str(s.storage.output_dir) == "/tmp/esg-home/output"
     assert s.storage.storage == "local" and s.storage.s3_prefix == "esg-ratings/"
     assert s.storage.retention_days == 2555
+    assert s.storage.state_db_memory_limit == "128MB"
     assert s.alerts.smtp_port == 587 and s.alerts.smtp_starttls is True
     assert s.alerts.pagerduty_events_url == "https://events.pagerduty.com/v2/enqueue"
     assert not s.alerts.email_enabled and not s.alerts.pagerduty_enabled
@@ -53,6 +54,7 @@ def test_defaults() -> None:
         ("ESG_STORAGE", "ftp", "ESG_STORAGE must be 'local' or 's3'"),
         ("ESG_CA_BUNDLE", "/nonexistent/ca.pem", "ESG_CA_BUNDLE names"),
         ("ESG_SMTP_STARTTLS", "maybe", "ESG_SMTP_STARTTLS must be true or false"),
+        ("ESG_STATE_DB_MEMORY_LIMIT", "lots", "ESG_STATE_DB_MEMORY_LIMIT must be a size"),
         ("ESG_PAGERDUTY_EVENTS_URL", "http://pagerduty.example.com/x", "ESG_PAGERDUTY_EVENTS_URL uses plain http://"),
     ],
 )

@@ -22,7 +22,7 @@ class StateResource(dg.ConfigurableResource):
     @contextmanager
     def connect(self, settings: StorageSettings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         s = settings or load_storage()
-        with connect(s.state_db, s.encryption_key_bytes) as con:
+        with connect(s.state_db, s.encryption_key_bytes, memory_limit=s.state_db_memory_limit) as con:
             yield con
 
 

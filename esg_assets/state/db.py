@@ -62,13 +62,13 @@ def temp_root(path: Path) -> Path:
     return path.parent / f".{path.name}.tmp"
 
 
-def _limit_memory(con: duckdb.DuckDBPyConnection, tmp: Path) -> None:
+def _limit_memory(con: duckdb.DuckDBPyConnection, tmp: Path, memory_limit: str) -> None:
     # DuckDB 1.5.5 writes spilled data in plain text unless told otherwise, even for an
     # encrypted database (checked: account names readable in the temp files of a large sort).
     # With temp_file_encryption it encrypts them with the attached database's key.
     con.execute("SET temp_file_encryption = true")
     con.execute(f"SET temp_directory = '{tmp}'")
-    con.execute(f"SET memory_limit = '{MEMORY_LIMIT}'")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET threads = 2")  # one per core here; each thread holds its own sort/hash memory
     # Every read that needs an order says ORDER BY; without this DuckDB buffers to keep one.
     con.execute("SET preserve_insertion_order = false")
@@ -94,6 +94,7 @@ def connect(
     *,
     read_only: bool = False,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+    memory_limit: str = MEMORY_LIMIT,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
     """An in-memory DuckDB with the state file attached (encrypted) as the default catalog."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
@@ -127,7 +128,7 @@ def connect(
         root.mkdir(mode=0o700, exist_ok=True)
         root.chmod(0o700)
         tmp = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
-        _limit_memory(con, tmp)
+        _limit_memory(con, tmp, memory_limit)
         if not read_only:
             _remove_stale(root, keep=tmp)
             migrate(con)
