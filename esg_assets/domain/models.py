@@ -97,7 +97,7 @@ class AccountResult:
     account_id: str
     status: Status
     analysis: EsgAnalysis | None
-    attempts: int
+    attempts: int  # requests made for the account in this run (a 401 re-send included)
     error_kind: ErrorKind | None
     http_status: int | None
     error_message: str | None

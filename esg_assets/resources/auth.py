@@ -137,11 +137,18 @@ class BearerGetter:
         self._limiter = limiter
         self._counters = counters
 
-    def get(self, url: str, params: dict[str, str] | None = None) -> requests.Response | AttemptFailure:
+    def get(
+        self, url: str, params: dict[str, str] | None = None, on_send: Callable[[], None] | None = None
+    ) -> requests.Response | AttemptFailure:
+        """`on_send` is called for every request actually sent (the 401 re-send included)."""
         token = self._tokens.token()
+        if on_send is not None:
+            on_send()
         response = self._send(url, params, token)
         if isinstance(response, requests.Response) and response.status_code == 401:
             fresh = self._tokens.refresh_after_401(token)
+            if on_send is not None:
+                on_send()
             response = self._send(url, params, fresh)
             if isinstance(response, requests.Response) and response.status_code == 401:
                 raise AuthenticationError("a request re-sent with a freshly issued token was answered 401")

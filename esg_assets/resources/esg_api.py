@@ -56,14 +56,20 @@ class EsgApiClient:
     def fetch_analysis(self, account_id: str) -> AccountResult:
         """The account's latest analysis after at most ESG_API_MAX_ATTEMPTS attempts."""
         url = join_url(self._settings.api_base_url, f"/v1/accounts/{quote(account_id, safe='')}/esg-analysis")
-        attempts = 0
+        # Attempts (at most ESG_API_MAX_ATTEMPTS, tenacity counts them) differ from requests
+        # made: a 401 re-send is a request but not an attempt. The error file's Attempts and
+        # the summary's retries count requests (output-and-behaviour.md §2, §3).
+        sent = 0
         last_at = _utc_now()
 
+        def count_request() -> None:
+            nonlocal sent
+            sent += 1
+
         def attempt() -> EsgAnalysis | AttemptFailure:
-            nonlocal attempts, last_at
-            attempts += 1
+            nonlocal last_at
             last_at = _utc_now()
-            response = self._getter.get(url)
+            response = self._getter.get(url, on_send=count_request)
             if isinstance(response, AttemptFailure):
                 return response
             if response.status_code != 200:
@@ -74,9 +80,9 @@ class EsgApiClient:
                 return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, f"invalid response: {err}", True)
 
         outcome = self._retrying()(attempt)
-        if attempts > 1:
-            self._counters.add("retries", attempts - 1)
-        return result_from(account_id, outcome, attempts, last_at)
+        if sent > 1:
+            self._counters.add("retries", sent - 1)
+        return result_from(account_id, outcome, sent, last_at)
 
     def changed_accounts(self, since: datetime) -> Iterator[list[str]]:
         """Pages of account IDs whose analysis changed at or after `since`.
