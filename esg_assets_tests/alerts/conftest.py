@@ -4,7 +4,9 @@ stand-in (http.server), both on loopback, plus settings and a ledger pointing at
 from __future__ import annotations
 
 import json
+import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,6 +27,16 @@ SMTP_PASSWORD = "smtp-pa55word-never-logged"
 RECIPIENTS = ("dev-team@example.com", "esg-stakeholders@example.com")
 SENDER = "esg-alerts@example.com"
 FAST = RetryPolicy(attempts=3, backoff_seconds=0.01, budget_seconds=20)
+
+
+def stop_daemon(daemon: "subprocess.Popen[str] | subprocess.Popen[bytes]", wait: float = 30) -> None:
+    """SIGTERM (dagster-daemon stops on it in 1-4 s), then SIGKILL after `wait` seconds."""
+    daemon.send_signal(signal.SIGTERM)
+    try:
+        daemon.wait(wait)
+    except subprocess.TimeoutExpired:
+        daemon.kill()
+        daemon.wait(5)
 
 
 def free_port() -> int:

@@ -7,7 +7,6 @@ This module is also the daemon's code location (`-m esg_assets_tests.alerts.test
 a failing `active_accounts` asset and the real `ALL_SENSORS`."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+
+from esg_assets_tests.alerts.conftest import stop_daemon
 
 from esg_assets.sensors import ALL_SENSORS
 
@@ -78,12 +79,7 @@ def test_daemon_sends_run_failed_for_a_cli_run(tmp_path: Path, smtp_server, page
             time.sleep(1)
         assert mails() and events(), "no run_failed alert within 90 s"
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(20)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait(5)
+        stop_daemon(daemon, wait=20)
     assert daemon.returncode is not None
 
     [mail] = mails()

@@ -6,7 +6,6 @@ after the daemon is restarted."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+
+from esg_assets_tests.alerts.conftest import stop_daemon
 
 from esg_assets_tests.conftest import ALL_ASSETS, REPO, clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
@@ -39,12 +40,7 @@ def run_daemon_until(env: dict[str, str], done, timeout: float = 120) -> None:
             assert daemon.poll() is None, "the daemon died"
             time.sleep(1)
     finally:
-        daemon.send_signal(signal.SIGTERM)
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            daemon.kill()
-            daemon.wait(5)
+        stop_daemon(daemon, wait=30)
 
 
 def test_alerts_of_real_runs_reach_both_channels_exactly_once(tmp_path, smtp_server, pagerduty) -> None:

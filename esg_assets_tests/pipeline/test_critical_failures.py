@@ -24,16 +24,30 @@ def no_output(home: Path) -> bool:
 
 
 @pytest.fixture
+def home(tmp_path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+def run_with(sandbox, home, apply_env):
+    """Run the day against the sandbox with some variables overridden."""
+
+    def run(**overrides: str) -> dg.ExecuteInProcessResult:
+        apply_env(fast_job_env(home, sandbox.env(), **overrides))
+        with dg.instance_for_test(temp_dir=str(home)) as instance:
+            return run_day(instance=instance)
+
+    return run
+
+
+@pytest.fixture
 def sandbox():
     with SandboxProcess(accounts=15, seed=5, today=PARTITION) as sb:
         yield sb
 
 
-def test_refused_client_credentials_fail_the_run_without_output(sandbox, tmp_path, apply_env) -> None:
-    home = tmp_path / "home"
-    apply_env(fast_job_env(home, {**sandbox.env(), "ESG_CLIENT_SECRET": "wrong-secret"}))
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        result = run_day(instance=instance)
+def test_refused_client_credentials_fail_the_run_without_output(sandbox, home, run_with) -> None:
+    result = run_with(ESG_CLIENT_SECRET="wrong-secret")
     assert not result.success
     messages = step_failure_messages(result)
     assert any("refused the client credentials" in m for m in messages)
@@ -42,34 +56,25 @@ def test_refused_client_credentials_fail_the_run_without_output(sandbox, tmp_pat
     assert not any(r["kind"] in ("ams", "analysis") and r["status"] == 200 for r in sandbox.requests())
 
 
-def test_token_refused_after_a_revocation_mid_run_is_critical(sandbox, tmp_path, apply_env) -> None:
+def test_token_refused_after_a_revocation_mid_run_is_critical(sandbox, home, run_with) -> None:
     """A request re-sent with a fresh token and answered 401 again fails the run; no file."""
-    home = tmp_path / "home"
-    apply_env(fast_job_env(home, sandbox.env()))
     sandbox.script({"ACC-0000004": ["401"]})
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        result = run_day(instance=instance)
+    result = run_with()
     assert not result.success
     assert any("answered 401" in m for m in step_failure_messages(result))
     assert no_output(home)
 
 
-def test_token_endpoint_down_fails_after_three_attempts(sandbox, tmp_path, apply_env) -> None:
-    home = tmp_path / "home"
-    apply_env(fast_job_env(home, sandbox.env()))
+def test_token_endpoint_down_fails_after_three_attempts(sandbox, home, run_with) -> None:
     sandbox.token_script(["500"])
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        result = run_day(instance=instance)
+    result = run_with()
     assert not result.success
     assert sum(1 for r in sandbox.requests() if r["kind"] == "token") == 3
     assert no_output(home)
 
 
-def test_unreachable_ams_is_an_incomplete_list(sandbox, tmp_path, apply_env) -> None:
-    home = tmp_path / "home"
-    apply_env(fast_job_env(home, {**sandbox.env(), "ESG_AMS_BASE_URL": "http://127.0.0.1:9/ams"}))
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        result = run_day(instance=instance)
+def test_unreachable_ams_is_an_incomplete_list(sandbox, home, run_with) -> None:
+    result = run_with(ESG_AMS_BASE_URL="http://127.0.0.1:9/ams")
     assert not result.success
     assert any("account list is incomplete" in m for m in step_failure_messages(result))
     assert no_output(home)
@@ -84,13 +89,8 @@ def test_unreachable_ams_is_an_incomplete_list(sandbox, tmp_path, apply_env) -> 
         ("ESG_API_MAX_CONCURRENCY", "many", "ESG_API_MAX_CONCURRENCY must be an integer"),
     ],
 )
-def test_bad_configuration_stops_the_run_before_any_call(sandbox, tmp_path, apply_env, name, value, fragment) -> None:
-    home = tmp_path / "home"
-    env = fast_job_env(home, sandbox.env())
-    env[name] = value
-    apply_env(env)
-    with dg.instance_for_test(temp_dir=str(home)) as instance:
-        result = run_day(instance=instance)
+def test_bad_configuration_stops_the_run_before_any_call(sandbox, home, run_with, name, value, fragment) -> None:
+    result = run_with(**{name: value})
     assert not result.success
     assert any(fragment in m for m in step_failure_messages(result))
     assert sandbox.requests() == []
