@@ -71,13 +71,33 @@ class AlertLedger:
     def __init__(self, path: Path | str):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._connect() as con:
-            con.execute("PRAGMA journal_mode=WAL")  # persistent: readers never block the writer
-            con.execute(_SCHEMA)
+        self._initialise()
         try:
             os.chmod(self.path, 0o600)  # run ids and failure texts: same privacy as the outputs
         except OSError:
             pass
+
+    def _initialise(self, *, patience: float = 30.0) -> None:
+        """Switch the file to WAL (persistent: readers never block the writer) and create the table.
+
+        Several processes may open a new file at once (daemon threads, a restarted daemon, the
+        CLI). Changing the journal mode needs an exclusive lock, and SQLite answers "database is
+        locked" at once instead of calling the busy handler when another connection is doing the
+        same, so retry here for up to `patience` seconds."""
+        deadline = time.monotonic() + patience
+        delay = 0.01
+        while True:
+            try:
+                with self._connect() as con:
+                    if con.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        con.execute("PRAGMA journal_mode=WAL")
+                    con.execute(_SCHEMA)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

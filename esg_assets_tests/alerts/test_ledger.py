@@ -5,6 +5,7 @@ where the file lives."""
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.synchronize
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,21 +51,25 @@ def test_an_expired_lease_is_claimable_again(ledger: AlertLedger) -> None:
     assert len(ledger.claim("email")) == 1
 
 
-def _claim_in_process(path: str, queue: multiprocessing.Queue) -> None:
+def _claim_in_process(path: str, start: multiprocessing.synchronize.Barrier, queue: multiprocessing.Queue) -> None:
+    start.wait()  # all open the new file at the same moment, as a daemon restart and the CLI may
     ledger = AlertLedger(path)
     ledger.record(ALERT, ["email"])
     queue.put(len(ledger.claim("email")))
 
 
-def test_concurrent_processes_claim_each_row_once(ledger_path: Path) -> None:
+@pytest.mark.parametrize("round_", range(3))
+def test_concurrent_processes_claim_each_row_once(tmp_path: Path, round_: int) -> None:
+    ledger_path = tmp_path / f"round{round_}" / "esg_alerts.sqlite"  # a file nobody created yet
     ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [ctx.Process(target=_claim_in_process, args=(str(ledger_path), queue)) for _ in range(4)]
+    start, queue = ctx.Barrier(6), ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_process, args=(str(ledger_path), start, queue)) for _ in range(6)]
     for p in procs:
         p.start()
     for p in procs:
-        p.join(30)
-    assert sorted(queue.get(timeout=5) for _ in procs) == [0, 0, 0, 1]
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0] * 6  # none failed with "database is locked"
+    assert sorted(queue.get(timeout=5) for _ in procs) == [0, 0, 0, 0, 0, 1]
 
 
 def test_wal_mode_and_private_file(ledger: AlertLedger) -> None:
