@@ -7,7 +7,10 @@
   which audits each one with the SHA-256 of the content removed;
 - files under `StorageSettings.log_dir` last modified before that day (one audit record each);
 - the state DB rows of those partitions (accounts, ratings, ratings_runs, ratings_partitions,
-  job_history), one transaction and one audit record per partition.
+  job_history), one transaction and one audit record per partition;
+- the Dagster instance's finished runs created before that day (run record, event log, captured
+  stdout/stderr), one audit record each: they name account IDs, and the instance must not grow
+  for ever.
 
 The audit log itself is never purged: it is the record that the deletions happened (it holds
 file names, hashes and account-free details only).
@@ -44,6 +47,7 @@ class RetentionReport:
     files: list[str] = field(default_factory=list)
     logs: list[str] = field(default_factory=list)
     partitions: dict[str, dict[str, int]] = field(default_factory=dict)  # partition -> table -> rows
+    runs: list[str] = field(default_factory=list)  # Dagster run ids deleted from the instance
 
     @property
     def rows(self) -> int:
@@ -116,14 +120,37 @@ def _purge_rows(con: duckdb.DuckDBPyConnection, settings: StorageSettings, actor
         report.partitions[partition] = counts
 
 
-def purge(settings: StorageSettings, today: date, store: Store, con: duckdb.DuckDBPyConnection) -> RetentionReport:
-    """Delete (and audit) the files, logs and state rows older than `settings.retention_days`
-    before `today` (a Chicago calendar day)."""
+def _purge_runs(instance: dg.DagsterInstance, settings: StorageSettings, actor: str, cutoff: date,
+                report: RetentionReport) -> None:
+    """Finished runs created before the cutoff day (Chicago midnight); an unfinished one stays."""
+    before = datetime.combine(cutoff, datetime.min.time(), tzinfo=ZoneInfo(TIMEZONE))
+    for record in instance.get_run_records(filters=dg.RunsFilter(created_before=before)):
+        run = record.dagster_run
+        if not run.is_finished:
+            continue
+        instance.delete_run(run.run_id)  # the run record and its event log
+        try:
+            instance.compute_log_manager.delete_logs(prefix=[run.run_id])  # captured stdout/stderr
+        except NotImplementedError:  # a compute log manager that cannot delete keeps them
+            pass
+        audit.append(settings.audit_log, actor=actor, action=ACTION, file=None,
+                     detail=f"retention: Dagster run {run.run_id} ({run.job_name}, "
+                            f"partition {run.tags.get('dagster/partition', 'none')}, "
+                            f"created {record.create_timestamp.date().isoformat()})")
+        report.runs.append(run.run_id)
+
+
+def purge(settings: StorageSettings, today: date, store: Store, con: duckdb.DuckDBPyConnection,
+          instance: dg.DagsterInstance | None = None) -> RetentionReport:
+    """Delete (and audit) the files, logs, state rows and (given an instance) Dagster runs older
+    than `settings.retention_days` before `today` (a Chicago calendar day)."""
     report = RetentionReport(cutoff_day(today, settings.retention_days))
     actor = getattr(store, "actor", settings.audit_actor)
     _purge_files(store, report.cutoff, report)
     _purge_logs(settings, actor, report.cutoff, report)
     _purge_rows(con, settings, actor, report.cutoff, report)
+    if instance is not None:
+        _purge_runs(instance, settings, actor, report.cutoff, report)
     return report
 
 
@@ -135,17 +162,17 @@ class RetentionConfig(dg.Config):
 def retention_op(
     context: dg.OpExecutionContext, config: RetentionConfig, state: StateResource, store: StoreResource
 ) -> dg.Output[None]:
-    """Deletes output files, logs and state-DB history older than ESG_RETENTION_DAYS (audited)."""
+    """Deletes output files, logs, state-DB history and Dagster runs older than ESG_RETENTION_DAYS (audited)."""
     try:
         settings = load_storage()
         today = date.fromisoformat(config.today) if config.today else chicago_today()
     except (ConfigError, ValueError) as err:
         raise dg.Failure(description=f"configuration error: {err}", allow_retries=False) from None
     with state.connect(settings) as con:
-        report = purge(settings, today, store.open(settings), con)
+        report = purge(settings, today, store.open(settings), con, context.instance)
     context.log.info(
         f"retention before {report.cutoff.isoformat()}: {len(report.files)} files, {len(report.logs)} logs, "
-        f"{report.rows} state rows of {len(report.partitions)} partitions deleted"
+        f"{report.rows} state rows of {len(report.partitions)} partitions, {len(report.runs)} Dagster runs deleted"
     )
     return dg.Output(None, metadata={
         "cutoff": report.cutoff.isoformat(),
@@ -153,6 +180,7 @@ def retention_op(
         "logs_deleted": len(report.logs),
         "partitions_purged": len(report.partitions),
         "state_rows_deleted": report.rows,
+        "dagster_runs_deleted": len(report.runs),
     })
 
 

@@ -5,7 +5,7 @@ and `audit verify` still passes. Also the op through `retention_job`, and its sc
 from __future__ import annotations
 
 import os
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -117,3 +117,35 @@ def test_retention_schedule_runs_daily_at_six_central_by_default() -> None:
     assert retention_schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert retention_schedule.job_name == "retention_job"
     assert retention_job.partitions_def is None
+
+
+def test_retention_deletes_finished_dagster_runs_created_before_the_cutoff(
+    populated: Path, tmp_path: Path
+) -> None:
+    resources = {"state": StateResource(), "store": StoreResource()}
+    (tmp_path / "instance").mkdir()
+    # Its own directory, DAGSTER_HOME left alone: the store and state DB stay where `populated` put them.
+    with dg.instance_for_test(temp_dir=str(tmp_path / "instance"), set_dagster_home=False) as instance:
+        first = retention_job.execute_in_process(
+            run_config={"ops": {"retention": {"config": {"today": TODAY.isoformat()}}}},
+            resources=resources, instance=instance)
+        logs_dir = Path(instance.compute_log_manager._base_dir) / first.run_id  # noqa: SLF001
+        logs_dir.mkdir(parents=True, exist_ok=True)
+        (logs_dir / "compute_logs.out").write_text("ACC-1 retried\n")  # captured stdout of a step
+        assert instance.get_run_by_id(first.run_id) is not None
+        # A day far enough ahead that the run just made is older than ESG_RETENTION_DAYS (30).
+        later = (datetime.now(ZoneInfo("America/Chicago")).date() + timedelta(days=31)).isoformat()
+        second = retention_job.execute_in_process(
+            run_config={"ops": {"retention": {"config": {"today": later}}}},
+            resources=resources, instance=instance)
+        assert second.success
+        assert instance.get_run_by_id(first.run_id) is None
+        assert instance.all_logs(first.run_id) == []
+        assert not logs_dir.exists()
+        assert instance.get_run_by_id(second.run_id) is not None  # the running one is never deleted
+        metadata = next(e for e in second.all_events if e.event_type_value == "STEP_OUTPUT")
+        assert metadata.event_specific_data.metadata["dagster_runs_deleted"].value == 1
+    settings = load_storage()
+    [record] = [r for r in audit.records(settings.audit_log) if first.run_id in (r["detail"] or "")]
+    assert record["action"] == "retention-delete" and "retention_job" in record["detail"]
+    assert audit.verify(settings.audit_log).ok
