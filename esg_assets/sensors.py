@@ -5,7 +5,9 @@ run-status sensors: that way they see every run of the ESG assets however it was
 (schedule, UI, backfill, or `dagster asset materialize`, which has no code-location origin) and
 their first tick does not skip runs that ended before it. Each sensor is a thin shell around a
 pure `evaluate_*(instance, now, ledger, channels, ...)` so tests choose the clock.
-Delivery and "at most once per (partition, kind, channel)" live in `esg_assets.alerts`.
+Reading runs (which are ESG runs, their partition, why they ended) lives in
+`esg_assets.run_records`; delivery and "at most once per (partition, kind, channel)" in
+`esg_assets.alerts`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -23,31 +25,18 @@ import dagster as dg
 from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel, RetryPolicy, build_channels
 from esg_assets.alerts import DispatchReport, default_ledger_path, dispatch
 from esg_assets.checks import CALL_FAILURE_CHECK
-from esg_assets.jobs import DAILY_JOB_NAME
 from esg_assets.partitions import TIMEZONE
+from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
+from esg_assets.run_records import is_esg_run, partition_of, run_details
 from esg_assets.settings import ConfigError, load_alerts
 
-ESG_ASSET_KEYS = frozenset(
-    dg.AssetKey(n) for n in ("active_accounts", "esg_ratings", "ratings_csv", "daily_summary")
-)
-CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("esg_ratings"), CALL_FAILURE_CHECK)
-ESG_STEP_KEYS = frozenset({k.path[-1] for k in ESG_ASSET_KEYS} | {f"esg_ratings_{CALL_FAILURE_CHECK}"})
 TZ = ZoneInfo(TIMEZONE)
 START_DEADLINE = time(5, 15)
 WINDOW_DEADLINE = time(9, 0)
-# Written on a run we end at 09:00; "maximum runtime" is what run monitoring writes (1.13).
-WINDOW_MARKER = "ESG 09:00 America/Chicago window exceeded"
-WINDOW_PHRASES = (WINDOW_MARKER, "maximum runtime")
-PARTITION_TAG = "dagster/partition"
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
-LOOKBACK = timedelta(hours=24)  # how far back a sensor without a cursor looks
-OVERLAP = timedelta(minutes=2)  # re-read a little behind the cursor; the ledger absorbs repeats
-BATCH = 200
 MIN_INTERVAL_SECONDS = 30
 S = dg.DagsterRunStatus
 UNFINISHED = [S.QUEUED, S.NOT_STARTED, S.STARTING, S.STARTED, S.CANCELING]
 E = dg.DagsterEventType
-_END_EVENTS = {E.RUN_FAILURE, E.RUN_CANCELING, E.ENGINE_EVENT, E.STEP_FAILURE}
 
 
 @dataclass
@@ -59,92 +48,10 @@ class Evaluation:
     cursor: str | None = None
 
 
-# --- reading runs ---------------------------------------------------------------------------
-
-
-def is_esg_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> bool:
-    """The daily job, or any run materializing (or checking) one of the four ESG assets."""
-    if run.job_name == DAILY_JOB_NAME:
-        return True
-    if run.asset_selection and run.asset_selection & ESG_ASSET_KEYS:
-        return True
-    if run.asset_check_selection and CHECK_KEY in run.asset_check_selection:
-        return True
-    if run.asset_selection or instance is None or not run.execution_plan_snapshot_id:
-        return False
-    # No explicit selection (a whole asset job, `dg.materialize`): look at the steps it ran,
-    # which for assets are named after them.
-    try:
-        plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
-    except Exception:  # a snapshot that cannot be read is not worth an alert of its own
-        return False
-    return bool(ESG_STEP_KEYS & set(plan.step_keys_to_execute or ()))
-
-
-def partition_of(run: dg.DagsterRun) -> str:
-    """The run's partition; a single-run range backfill is named `start...end`."""
-    if run.tags.get(PARTITION_TAG):
-        return run.tags[PARTITION_TAG]
-    start, end = (run.tags.get(t) for t in RANGE_TAGS)
-    return f"{start}...{end}" if start and end else "unpartitioned"
-
-
 def local_deadline(now: datetime, at: time) -> tuple[str, datetime]:
     """Today's partition key in Chicago and today's `at` (Chicago) as an aware datetime."""
     today = now.astimezone(TZ).date()
     return today.isoformat(), datetime.combine(today, at, tzinfo=TZ)
-
-
-def _finished_runs(
-    instance: dg.DagsterInstance, statuses: list[dg.DagsterRunStatus], cursor: str | None, now: datetime
-) -> tuple[list[dg.RunRecord], str]:
-    """ESG runs in `statuses` updated since the cursor (a UTC timestamp), oldest update first."""
-    since = datetime.fromtimestamp(float(cursor), UTC) if cursor else now - LOOKBACK
-    records = instance.get_run_records(
-        filters=dg.RunsFilter(statuses=statuses, updated_after=since - OVERLAP),
-        order_by="update_timestamp", ascending=True, limit=BATCH,
-    )
-    latest = max([since] + [r.update_timestamp.replace(tzinfo=r.update_timestamp.tzinfo or UTC) for r in records])
-    return [r for r in records if is_esg_run(r.dagster_run, instance)], str(latest.timestamp())
-
-
-def _end_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, str | None]:
-    """Why a run ended: window message (if any), failed steps, first error, run failure text."""
-    window, steps, error, failure = None, [], None, None
-    for entry in instance.all_logs(run_id, of_type=_END_EVENTS):
-        event, text = entry.dagster_event, entry.message or ""
-        if any(p in text for p in WINDOW_PHRASES):
-            window = window or text
-        if event and event.event_type == E.STEP_FAILURE:
-            steps.append(event.step_key or "?")
-            info = getattr(event.event_specific_data, "error", None)
-            while info is not None and info.cause is not None:  # the user's error, not the wrapper
-                info = info.cause
-            if info is not None and error is None:
-                error = " ".join((info.message or info.cls_name or "").split())[:300]  # "Cls: text"
-        elif event and event.event_type == E.RUN_FAILURE:
-            failure = text[:300]
-    return {"window": window, "failed_steps": ",".join(sorted(set(steps))) or None,
-            "error": error, "run_failure_message": failure}
-
-
-def _launched_by(run: dg.DagsterRun) -> str:
-    for tag, label in (("dagster/schedule_name", "schedule"), ("dagster/backfill", "backfill"),
-                       ("dagster/sensor_name", "sensor")):
-        if run.tags.get(tag):
-            return f"{label} {run.tags[tag]}"
-    return "manual (UI or command line)"
-
-
-def _run_details(record: dg.RunRecord) -> dict:
-    run = record.dagster_run
-    return {"run_id": run.run_id, "job_name": run.job_name, "status": run.status.value,
-            "launched_by": _launched_by(run),
-            "started_at": _iso(record.start_time), "ended_at": _iso(record.end_time)}
-
-
-def _iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else None
 
 
 # --- the four evaluations -------------------------------------------------------------------
@@ -154,16 +61,16 @@ def evaluate_run_failed(instance: dg.DagsterInstance, now: datetime, ledger: Ale
                         channels: Sequence[Channel], *, cursor: str | None = None, **kw) -> Evaluation:
     """`run_failed`: an ESG run that ended FAILURE, unless the 4-hour window ended it (that one
     is `window_exceeded` only: one page per cause)."""
-    records, new_cursor = _finished_runs(instance, [S.FAILURE], cursor, now)
+    records, new_cursor = finished_runs(instance, [S.FAILURE], cursor, now)
     alerts = []
     for record in records:
-        facts = _end_facts(instance, record.dagster_run.run_id)
+        facts = end_facts(instance, record.dagster_run.run_id)
         if facts.pop("window"):
             continue
         run, partition = record.dagster_run, partition_of(record.dagster_run)
         where = f"step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
         alerts.append(Alert(AlertKind.RUN_FAILED, partition, f"run {run.run_id[:8]} of {partition} failed in {where}",
-                            {**_run_details(record), **facts},
+                            {**run_details(record), **facts},
                             component=(facts["failed_steps"] or run.job_name).split(",")[0]))
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
@@ -186,15 +93,17 @@ def evaluate_window_exceeded(instance: dg.DagsterInstance, now: datetime, ledger
             alerts.append(Alert(
                 AlertKind.WINDOW_EXCEEDED, partition,
                 f"run {record.dagster_run.run_id[:8]} of {partition} not finished at 09:00 America/Chicago: {action}",
-                {**_run_details(record), "deadline": deadline.isoformat(), "action": action}))
-    records, new_cursor = _finished_runs(instance, [S.FAILURE, S.CANCELED], cursor, now)
+                {**run_details(record), "deadline": deadline.isoformat(), "action": action}))
+    # SUCCESS too: run monitoring cannot stop a run no launcher reaches (`dagster asset
+    # materialize`); it marks it FAILURE, the process runs on and the run ends SUCCESS later.
+    records, new_cursor = finished_runs(instance, [S.FAILURE, S.CANCELED, S.SUCCESS], cursor, now)
     for record in records:
-        window = _end_facts(instance, record.dagster_run.run_id)["window"]
+        window = end_facts(instance, record.dagster_run.run_id)["window"]
         if window:
             p = partition_of(record.dagster_run)
             alerts.append(Alert(AlertKind.WINDOW_EXCEEDED, p,
                                 f"run {record.dagster_run.run_id[:8]} of {p} ended: exceeded its run window",
-                                {**_run_details(record), "reason": window[:300]}))
+                                {**run_details(record), "reason": window[:300]}))
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
 
@@ -234,7 +143,7 @@ def evaluate_missed_start(instance: dg.DagsterInstance, now: datetime, ledger: A
                 f"no run of {partition} started by 05:15 America/Chicago",
                 {"deadline": deadline.isoformat(), "runs_of_partition": len(runs),
                  "statuses": ",".join(sorted({r.dagster_run.status.value for r in runs})) or None,
-                 "first_late_start_at": _iso(late)}))
+                 "first_late_start_at": iso(late)}))
     return _finish(alerts, ledger, channels, cursor, **kw)
 
 
@@ -243,7 +152,7 @@ def evaluate_failure_threshold(instance: dg.DagsterInstance, now: datetime, ledg
     """`failure_threshold`: a failed evaluation of the 5 % check in a finished ESG run. The check
     is non-blocking (the run stays SUCCESS) and its record changes in place, so we read each
     finished run's evaluation events instead of a record-id cursor."""
-    records, new_cursor = _finished_runs(instance, [S.SUCCESS, S.FAILURE, S.CANCELED], cursor, now)
+    records, new_cursor = finished_runs(instance, [S.SUCCESS, S.FAILURE, S.CANCELED], cursor, now)
     alerts = []
     for record in records:
         for entry in instance.all_logs(record.dagster_run.run_id, of_type=E.ASSET_CHECK_EVALUATION):

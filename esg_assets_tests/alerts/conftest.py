@@ -145,9 +145,10 @@ def pagerduty() -> Iterator[PagerDutyStandIn]:
     server.server_close()
 
 
-def alert_settings(smtp_port: int, pagerduty_url: str, **extra: str) -> AlertSettings:
-    """Settings through the real `load_alerts`, as the sensors read them."""
-    env = {
+def alert_env(smtp_port: int, pagerduty_url: str, **extra: str) -> dict[str, str]:
+    """The alert variables (configuration.md) pointing at the loopback servers: what a test
+    daemon's environment holds, and what `alert_settings` loads."""
+    return {
         "ESG_ALERT_EMAIL_TO": ",".join(RECIPIENTS),
         "ESG_SMTP_HOST": "127.0.0.1",
         "ESG_SMTP_PORT": str(smtp_port),
@@ -157,7 +158,11 @@ def alert_settings(smtp_port: int, pagerduty_url: str, **extra: str) -> AlertSet
         "ESG_PAGERDUTY_EVENTS_URL": pagerduty_url,
         **extra,
     }
-    return load_alerts(env)
+
+
+def alert_settings(smtp_port: int, pagerduty_url: str, **extra: str) -> AlertSettings:
+    """Settings through the real `load_alerts`, as the sensors read them."""
+    return load_alerts(alert_env(smtp_port, pagerduty_url, **extra))
 
 
 @pytest.fixture

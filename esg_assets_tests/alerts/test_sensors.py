@@ -2,7 +2,8 @@
 loopback SMTP and PagerDuty fixtures: `run_failed` from a materialization that fails,
 `failure_threshold` from a partitioned `esg_ratings` whose non-blocking 5 % check fails (the run
 itself succeeds), `missed_start` and `window_exceeded` at chosen Chicago times with run records
-started at chosen instants. Evaluating again, or with a fresh ledger and no cursor (a restarted
+started at chosen instants, and `window_exceeded` from run monitoring's events (the real daemon
+doing it: test_daemon_e2e_run_monitoring.py). Evaluating again, or with a fresh ledger and no cursor (a restarted
 daemon), sends nothing new. Finally each real sensor runs once through `build_sensor_context`."""
 
 
@@ -207,6 +208,26 @@ def test_run_ended_by_run_monitoring_is_window_exceeded(instance, channels, ledg
     [alert] = evaluate(s.evaluate_window_exceeded, instance, now, ledger_path, channels).alerts
     assert (alert.kind.value, alert.partition) == ("window_exceeded", "2026-11-20")
     assert "maximum runtime" in alert.details["reason"]
+
+
+def test_cli_run_marked_failed_by_run_monitoring_that_then_succeeds(instance, channels, ledger_path,
+                                                                    pagerduty) -> None:
+    """Run monitoring cannot stop a `dagster asset materialize` run (no launcher reaches it): it
+    marks it failed, the process runs on and the run ends SUCCESS (seen with 1.13.27). Still one
+    `window_exceeded`, and no `run_failed`, whichever status a tick sees."""
+    run = daily_run(instance, "2026-11-20", started_at=datetime.now(UTC))
+    instance.report_run_canceling(run, message="Canceling due to exceeding maximum runtime of 14400 seconds.")
+    instance.report_engine_event("Unable to get grpc client to send termination request to.", dagster_run=run)
+    instance.report_run_failed(instance.get_run_by_id(run.run_id), "This job is being forcibly marked as failed.")
+    event(instance, run, E.RUN_SUCCESS, datetime.now(UTC))
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+    now = datetime.now(UTC)
+
+    assert evaluate(s.evaluate_run_failed, instance, now, ledger_path, channels).alerts == []
+    [alert] = evaluate(s.evaluate_window_exceeded, instance, now, ledger_path, channels).alerts
+    assert (alert.kind.value, alert.partition, alert.details["status"]) == ("window_exceeded", "2026-11-20", "SUCCESS")
+    assert "maximum runtime" in alert.details["reason"]
+    assert [e["dedup_key"] for e in pagerduty.events] == ["esg-ratings/2026-11-20/window_exceeded"]
 
 
 @pytest.fixture

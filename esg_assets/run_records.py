@@ -1,0 +1,113 @@
+"""Reading ESG runs from the Dagster instance, for the alert sensors (esg_assets/sensors.py).
+
+Which runs are "of the ESG assets" however they were launched, which partition a run is of, the
+finished runs since a sensor's cursor, why a run ended (a window or run-monitoring message, the
+failed steps, the first user error) and the run facts an alert carries. Read-only: nothing here
+changes a run or sends anything.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from esg_assets.checks import CALL_FAILURE_CHECK
+from esg_assets.jobs import DAILY_JOB_NAME
+
+ESG_ASSET_KEYS = frozenset(
+    dg.AssetKey(n) for n in ("active_accounts", "esg_ratings", "ratings_csv", "daily_summary")
+)
+CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("esg_ratings"), CALL_FAILURE_CHECK)
+ESG_STEP_KEYS = frozenset({k.path[-1] for k in ESG_ASSET_KEYS} | {f"esg_ratings_{CALL_FAILURE_CHECK}"})
+# Written on a run we end at 09:00; "maximum runtime" is what run monitoring writes (1.13: "Canceling
+# due to exceeding maximum runtime of N seconds.", then "Exceeded maximum runtime of N seconds.").
+WINDOW_MARKER = "ESG 09:00 America/Chicago window exceeded"
+WINDOW_PHRASES = (WINDOW_MARKER, "maximum runtime")
+PARTITION_TAG = "dagster/partition"
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+LOOKBACK = timedelta(hours=24)  # how far back a sensor without a cursor looks
+OVERLAP = timedelta(minutes=2)  # re-read a little behind the cursor; the ledger absorbs repeats
+BATCH = 200
+E = dg.DagsterEventType
+_END_EVENTS = {E.RUN_FAILURE, E.RUN_CANCELING, E.ENGINE_EVENT, E.STEP_FAILURE}
+
+
+def is_esg_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> bool:
+    """The daily job, or any run materializing (or checking) one of the four ESG assets."""
+    if run.job_name == DAILY_JOB_NAME:
+        return True
+    if run.asset_selection and run.asset_selection & ESG_ASSET_KEYS:
+        return True
+    if run.asset_check_selection and CHECK_KEY in run.asset_check_selection:
+        return True
+    if run.asset_selection or instance is None or not run.execution_plan_snapshot_id:
+        return False
+    # No explicit selection (a whole asset job, `dg.materialize`): look at the steps it ran,
+    # which for assets are named after them.
+    try:
+        plan = instance.get_execution_plan_snapshot(run.execution_plan_snapshot_id)
+    except Exception:  # a snapshot that cannot be read is not worth an alert of its own
+        return False
+    return bool(ESG_STEP_KEYS & set(plan.step_keys_to_execute or ()))
+
+
+def partition_of(run: dg.DagsterRun) -> str:
+    """The run's partition; a single-run range backfill is named `start...end`."""
+    if run.tags.get(PARTITION_TAG):
+        return run.tags[PARTITION_TAG]
+    start, end = (run.tags.get(t) for t in RANGE_TAGS)
+    return f"{start}...{end}" if start and end else "unpartitioned"
+
+
+def finished_runs(
+    instance: dg.DagsterInstance, statuses: list[dg.DagsterRunStatus], cursor: str | None, now: datetime
+) -> tuple[list[dg.RunRecord], str]:
+    """ESG runs in `statuses` updated since the cursor (a UTC timestamp), oldest update first."""
+    since = datetime.fromtimestamp(float(cursor), UTC) if cursor else now - LOOKBACK
+    records = instance.get_run_records(
+        filters=dg.RunsFilter(statuses=statuses, updated_after=since - OVERLAP),
+        order_by="update_timestamp", ascending=True, limit=BATCH,
+    )
+    latest = max([since] + [r.update_timestamp.replace(tzinfo=r.update_timestamp.tzinfo or UTC) for r in records])
+    return [r for r in records if is_esg_run(r.dagster_run, instance)], str(latest.timestamp())
+
+
+def end_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, str | None]:
+    """Why a run ended: window message (if any), failed steps, first error, run failure text."""
+    window, steps, error, failure = None, [], None, None
+    for entry in instance.all_logs(run_id, of_type=_END_EVENTS):
+        event, text = entry.dagster_event, entry.message or ""
+        if any(p in text for p in WINDOW_PHRASES):
+            window = window or text
+        if event and event.event_type == E.STEP_FAILURE:
+            steps.append(event.step_key or "?")
+            info = getattr(event.event_specific_data, "error", None)
+            while info is not None and info.cause is not None:  # the user's error, not the wrapper
+                info = info.cause
+            if info is not None and error is None:
+                error = " ".join((info.message or info.cls_name or "").split())[:300]  # "Cls: text"
+        elif event and event.event_type == E.RUN_FAILURE:
+            failure = text[:300]
+    return {"window": window, "failed_steps": ",".join(sorted(set(steps))) or None,
+            "error": error, "run_failure_message": failure}
+
+
+def launched_by(run: dg.DagsterRun) -> str:
+    for tag, label in (("dagster/schedule_name", "schedule"), ("dagster/backfill", "backfill"),
+                       ("dagster/sensor_name", "sensor")):
+        if run.tags.get(tag):
+            return f"{label} {run.tags[tag]}"
+    return "manual (UI or command line)"
+
+
+def run_details(record: dg.RunRecord) -> dict:
+    """The facts of a run that every run alert carries."""
+    run = record.dagster_run
+    return {"run_id": run.run_id, "job_name": run.job_name, "status": run.status.value,
+            "launched_by": launched_by(run),
+            "started_at": iso(record.start_time), "ended_at": iso(record.end_time)}
+
+
+def iso(ts: float | None) -> str | None:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else None
