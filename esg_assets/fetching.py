@@ -4,6 +4,11 @@ Workers run the ESG client (which holds the rate limiter and the in-flight ceili
 calling thread alone receives results and commits them, so the state database has one writer.
 At most `workers * 2` accounts are queued at once: memory does not grow with the account list.
 
+Stopping early (a critical error in a worker, or the run being terminated, which Dagster raises
+in the calling thread) sets `stop`: queued accounts are skipped, a worker in a backoff wait gives
+up its account (RetryStopped, through the client's stoppable sleep), and the results already
+received are still committed, so a resume repeats as few calls as possible.
+
 The workers are long-lived threads fed through a bounded queue rather than one executor task
 per account: a `Future` per call (with its lock and condition) cost the calling thread more CPU
 than committing the results, on a GIL that the workers need for their HTTP round trips.
@@ -11,12 +16,14 @@ than committing the results, on a GIL that the workers need for their HTTP round
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
 
 from esg_assets.domain.models import AccountResult
+from esg_assets.resources.retry import RetryStopped
 
 # Results are committed every BATCH_SIZE results or BATCH_SECONDS, whichever comes first: a
 # crash repeats at most one uncommitted batch of calls (docs/data-flow.md, "Resume").
@@ -41,15 +48,17 @@ def fetch_in_batches(
     on_batch: Callable[[list[AccountResult]], None],
     batch_size: int = BATCH_SIZE,
     batch_seconds: float = BATCH_SECONDS,
+    stop: threading.Event | None = None,
 ) -> int:
     """Fetch every account; `on_batch` runs in this thread. Returns the number fetched.
 
     An exception in a worker (a critical error such as a refused token) stops new calls,
-    commits the results already received, and is raised here.
+    commits the results already received, and is raised here; so is an exception raised in this
+    thread (an interrupt). `stop` is the event `fetch`'s backoff waits watch (Upstream.stop).
     """
     inbox: queue.Queue[object] = queue.Queue(maxsize=workers * 2)
     results: queue.Queue[object] = queue.Queue()
-    stop = threading.Event()
+    stop = threading.Event() if stop is None else stop
     batch: list[AccountResult] = []
     last_flush = time.monotonic()
     done = 0
@@ -66,6 +75,8 @@ def fetch_in_batches(
                 continue
             try:
                 results.put(fetch(account_id))  # type: ignore[arg-type]
+            except RetryStopped:  # stopped in a backoff wait: no result, called again next run
+                results.put(_CANCELLED)
             except BaseException as err:  # noqa: BLE001 - handed to the calling thread
                 stop.set()
                 results.put(_Crash(err))
@@ -98,6 +109,13 @@ def fetch_in_batches(
             batch = []
             last_flush = time.monotonic()
 
+    def shut_down() -> None:
+        stop.set()  # workers skip whatever is still queued and leave their backoff waits
+        for _ in threads:
+            inbox.put(_DONE)
+        for thread in threads:
+            thread.join()
+
     threads = [threading.Thread(target=work, name=f"esg-fetch-{i}", daemon=True) for i in range(workers)]
     for thread in threads:
         thread.start()
@@ -123,12 +141,14 @@ def fetch_in_batches(
                 continue
             take(item)
             flush()
-    finally:
-        stop.set()  # on an error here too: workers skip whatever is still queued
-        for _ in threads:
-            inbox.put(_DONE)
-        for thread in threads:
-            thread.join()
+    except BaseException:
+        # Interrupted (the run is being terminated) or `on_batch` failed: keep what arrived.
+        shut_down()
+        drain()
+        with contextlib.suppress(Exception):  # the error being raised matters more
+            flush(force=True)
+        raise
+    shut_down()
     drain()
     flush(force=True)
     if crash is not None:

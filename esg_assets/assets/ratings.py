@@ -126,7 +126,8 @@ def esg_ratings(
                     if progress["done"] // PROGRESS_EVERY != before // PROGRESS_EVERY:
                         log.event("ratings_progress", done=progress["done"], to_call=to_call)
 
-                called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit)
+                called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
+                                          stop=clients.stop)
                 counts = clients.counters.snapshot()
         except AuthenticationError as err:
             raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None

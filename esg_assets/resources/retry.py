@@ -7,6 +7,7 @@ token endpoint all use `retrying()`.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -74,6 +75,21 @@ class _Wait(tenacity.wait.wait_base):
             if isinstance(result, AttemptFailure) and result.retry_after is not None:
                 wait = max(wait, result.retry_after)
         return wait
+
+
+class RetryStopped(Exception):
+    """The run is stopping (terminated, or a critical error elsewhere): no further attempt."""
+
+
+def stoppable_sleep(stop: threading.Event) -> Callable[[float], None]:
+    """A backoff sleep that ends at once, raising RetryStopped, when `stop` is set: a run being
+    terminated must not sit out backoffs of up to ESG_API_BACKOFF_MAX_SECONDS first."""
+
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise RetryStopped
+
+    return sleep
 
 
 def _should_retry(result: object) -> bool:

@@ -16,6 +16,7 @@ from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.esg_api import EsgApiClient
 from esg_assets.resources.http import make_session
 from esg_assets.resources.rate_limiter import RateLimiter
+from esg_assets.resources.retry import stoppable_sleep
 from esg_assets.settings import UpstreamSettings, load_upstream
 
 
@@ -25,6 +26,9 @@ class Upstream:
     ams: AmsClient
     esg: EsgApiClient
     counters: ApiCounters
+    # Set when the fetch stops early (the run is terminated, or a critical error): ESG API
+    # backoff waits end at once and no further attempt is made (see fetching.py).
+    stop: threading.Event
 
     @property
     def workers(self) -> int:
@@ -37,6 +41,7 @@ class Upstream:
 def open_upstream(settings: UpstreamSettings) -> Iterator[Upstream]:
     session = make_session(pool_size=settings.max_concurrency + 2)
     counters = ApiCounters()
+    stop = threading.Event()
     tokens = TokenProvider(session, settings, counters)
     in_flight = threading.BoundedSemaphore(settings.max_concurrency)
     limiter = RateLimiter(settings.rate_limit_per_second)
@@ -47,8 +52,9 @@ def open_upstream(settings: UpstreamSettings) -> Iterator[Upstream]:
         yield Upstream(
             settings=settings,
             ams=AmsClient(ams_getter, settings),
-            esg=EsgApiClient(esg_getter, settings, counters),
+            esg=EsgApiClient(esg_getter, settings, counters, sleep=stoppable_sleep(stop)),
             counters=counters,
+            stop=stop,
         )
     finally:
         session.close()

@@ -1,0 +1,56 @@
+"""Stopping a fetch early (the run is terminated, which Dagster raises in the calling thread):
+workers leave their backoff waits at once instead of sitting out ESG_API_BACKOFF_MAX_SECONDS,
+no request is sent afterwards, and every result already received is still committed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from esg_assets.domain.models import AccountResult
+from esg_assets.fetching import fetch_in_batches
+from esg_assets.resources.upstream import open_upstream
+from esg_assets.settings import load_upstream
+from esg_assets_tests.sandbox.harness import SandboxProcess
+
+
+class Terminated(Exception):
+    """Stands for DagsterExecutionInterruptedError, raised in the thread feeding the workers."""
+
+
+@pytest.mark.integration
+def test_an_interrupt_ends_backoff_waits_at_once_and_keeps_the_results_received() -> None:
+    # The sandbox admits 20 requests/s and answers the rest 429: those accounts go into a
+    # backoff of 10 to 20 s (base 20 s), which the interrupt must cut short.
+    with SandboxProcess(accounts=200, seed=47, rate_limit=20) as sb:
+        ids = [a["account_id"] for a in sb.accounts()]
+        settings = load_upstream({**sb.env(), "ESG_API_MAX_CONCURRENCY": "8", "ESG_API_RATE_LIMIT_PER_SECOND": "200",
+                                  "ESG_API_BACKOFF_BASE_SECONDS": "20", "ESG_API_BACKOFF_MAX_SECONDS": "30"})
+        committed: list[AccountResult] = []
+        interrupted_at = 0.0
+
+        def feed() -> Iterator[str]:
+            nonlocal interrupted_at
+            for n, account_id in enumerate(ids):
+                if n == 30:
+                    time.sleep(1.5)  # requests answered, 429s received, workers now in backoff
+                    interrupted_at = time.monotonic()
+                    raise Terminated
+                yield account_id
+
+        with open_upstream(settings) as upstream, pytest.raises(Terminated):
+            fetch_in_batches(upstream.esg.fetch_analysis, feed(), upstream.workers, committed.extend,
+                             stop=upstream.stop)
+        stopped_in = time.monotonic() - interrupted_at
+        sent = len(sb.requests())
+        time.sleep(1.0)
+        log = [r for r in sb.requests() if r["kind"] == "analysis"]
+
+    assert stopped_in < 5.0, f"took {stopped_in:.1f} s to stop"  # not a 10-20 s backoff
+    assert len(log) == sent - 1  # nothing was sent after the return (the one other request: the token)
+    assert any(r["status"] == 429 for r in log)  # there were backoffs to cut short
+    answered = {r["account_id"] for r in log if r["status"] == 200}
+    assert answered and {r.account_id for r in committed} == answered  # every answer committed
+    assert len(committed) == len(answered)
