@@ -1,19 +1,24 @@
 """The firm's OAuth 2.0 client-credentials token, shared by every worker of the process,
 and the bearer-authenticated GET that re-sends once after a 401.
+
+"Of the process" (upstream-apis.yaml): the four assets of a run are steps of one process
+(in-process executor), and each step opens its own `Upstream`; the token outlives them in
+`shared_token_provider`, so `esg_ratings` reuses the token `active_accounts` fetched.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import requests
 
 from esg_assets.domain.analysis import load_json_exact
 from esg_assets.domain.models import AttemptFailure, ErrorKind
 from esg_assets.resources.counters import ApiCounters
-from esg_assets.resources.http import failure_from_exception, send_get
+from esg_assets.resources.http import failure_from_exception, make_session, send_get
 from esg_assets.resources.rate_limiter import RateLimiter
 from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
 from esg_assets.settings import UpstreamSettings
@@ -34,25 +39,38 @@ def usable_seconds(expires_in: float) -> float:
 
 
 class TokenProvider:
-    """Fetches, caches and refreshes the one bearer token of the process."""
+    """Fetches, caches and refreshes the one bearer token of the process.
+
+    A token request after the provider's first is a refresh; it is counted in the counters of
+    whoever is using the provider at the time (`counting`: normally the running step's)."""
 
     def __init__(
         self,
         session: requests.Session,
         settings: UpstreamSettings,
-        counters: ApiCounters,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
         self._session = session
         self._settings = settings
-        self._counters = counters
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._token: str | None = None
         self._valid_until = 0.0
         self._fetches = 0
+        self._listeners: list[ApiCounters] = []
+
+    @contextmanager
+    def counting(self, counters: ApiCounters) -> Iterator[None]:
+        """Count token refreshes into `counters` while the block runs."""
+        with self._lock:
+            self._listeners.append(counters)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._listeners.remove(counters)
 
     def token(self) -> str:
         with self._lock:
@@ -79,7 +97,8 @@ class TokenProvider:
             raise AuthenticationError(f"no token from the token endpoint: {outcome.message}")
         token, expires_in = outcome
         if self._fetches > 0:
-            self._counters.add("token_refreshes")
+            for counters in self._listeners:
+                counters.add("token_refreshes")
         self._fetches += 1
         self._token = token
         self._valid_until = self._clock() + usable_seconds(expires_in)
@@ -115,6 +134,23 @@ class TokenProvider:
         except (ValueError, KeyError, TypeError):
             return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, "token response is not valid", True)
         return token, expires_in
+
+
+_PROCESS_TOKENS: dict[tuple, TokenProvider] = {}
+_PROCESS_TOKENS_LOCK = threading.Lock()
+
+
+def shared_token_provider(settings: UpstreamSettings) -> TokenProvider:
+    """The process's token provider for these credentials and token endpoint (created on first
+    use, with its own small session, and kept for the life of the process)."""
+    key = (settings.token_url, settings.client_id, settings.client_secret, settings.ca_bundle,
+           settings.timeout_seconds, settings.max_attempts, settings.backoff_base_seconds,
+           settings.backoff_max_seconds)
+    with _PROCESS_TOKENS_LOCK:
+        provider = _PROCESS_TOKENS.get(key)
+        if provider is None:
+            provider = _PROCESS_TOKENS[key] = TokenProvider(make_session(pool_size=2), settings)
+        return provider
 
 
 class BearerGetter:

@@ -1,5 +1,6 @@
 """The upstream systems as one Dagster resource: token endpoint, AMS and ESG API clients that
-share one session, one token, one rate limiter and one in-flight ceiling per process."""
+share one session, one rate limiter and one in-flight ceiling per step, and one token per
+process (`shared_token_provider`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from esg_assets.resources.ams import AmsClient
-from esg_assets.resources.auth import BearerGetter, TokenProvider
+from esg_assets.resources.auth import BearerGetter, shared_token_provider
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.esg_api import EsgApiClient
 from esg_assets.resources.http import make_session
@@ -42,20 +43,21 @@ def open_upstream(settings: UpstreamSettings) -> Iterator[Upstream]:
     session = make_session(pool_size=settings.max_concurrency + 2)
     counters = ApiCounters()
     stop = threading.Event()
-    tokens = TokenProvider(session, settings, counters)
+    tokens = shared_token_provider(settings)
     in_flight = threading.BoundedSemaphore(settings.max_concurrency)
     limiter = RateLimiter(settings.rate_limit_per_second)
     esg_getter = BearerGetter(session, tokens, settings, in_flight, limiter, counters)
     # The AMS is not the ESG API: its requests are neither rate limited nor counted.
     ams_getter = BearerGetter(session, tokens, settings, threading.BoundedSemaphore(settings.max_concurrency))
     try:
-        yield Upstream(
-            settings=settings,
-            ams=AmsClient(ams_getter, settings),
-            esg=EsgApiClient(esg_getter, settings, counters, sleep=stoppable_sleep(stop)),
-            counters=counters,
-            stop=stop,
-        )
+        with tokens.counting(counters):
+            yield Upstream(
+                settings=settings,
+                ams=AmsClient(ams_getter, settings),
+                esg=EsgApiClient(esg_getter, settings, counters, sleep=stoppable_sleep(stop)),
+                counters=counters,
+                stop=stop,
+            )
     finally:
         session.close()
 

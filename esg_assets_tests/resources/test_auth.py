@@ -64,3 +64,19 @@ def test_a_short_lived_token_is_refreshed_before_it_expires() -> None:
             second = upstream.esg.fetch_analysis("ACC-0000002")
         assert first.status.value == second.status.value == "Successful"
         assert [r["kind"] for r in sb.requests()] == ["token", "analysis", "token", "analysis"]
+
+
+@pytest.mark.integration
+def test_the_steps_of_a_run_share_the_process_token() -> None:
+    # active_accounts and esg_ratings each open the upstream; the token outlives the first.
+    with SandboxProcess(accounts=30, seed=45) as sb:
+        settings = settings_for(sb)
+        with open_upstream(settings) as first:
+            first.esg.fetch_analysis("ACC-0000001")
+        with open_upstream(settings) as second:
+            second.esg.fetch_analysis("ACC-0000002")
+            sb.revoke()
+            second.esg.fetch_analysis("ACC-0000003")  # 401, one refresh, counted in this step
+            counts = second.counters.snapshot()
+        assert [r["kind"] for r in sb.requests()] == ["token", "analysis", "analysis", "analysis", "token", "analysis"]
+        assert counts.token_refreshes == 1 and first.counters.snapshot().token_refreshes == 0

@@ -1,0 +1,97 @@
+"""How an outside suite drives the job: the variables of configuration.md, `dagster asset
+materialize` and `esg-ratings files get` as subprocesses, and one run's slice of the server log."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import json
+import re
+import secrets
+import shutil
+import subprocess
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from esg_assets_tests.conformance.upstream import Entry, Upstream
+from esg_assets_tests.conftest import ALL_ASSETS, REPO, clean_environ
+
+BIN = REPO / ".venv" / "bin"
+RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")
+
+
+def job_env(home: Path, upstream: Upstream, **extra: str) -> dict[str, str]:
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {
+        "DAGSTER_HOME": str(home),
+        "ESG_FILE_ENCRYPTION_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "ESG_STATE_DB": str(home / "state" / "esg.duckdb"),
+        "ESG_OUTPUT_DIR": str(home / "secure-out"),
+        "ESG_API_BACKOFF_BASE_SECONDS": "0.01",
+        "ESG_API_BACKOFF_MAX_SECONDS": "0.05",
+        "ESG_API_TIMEOUT_SECONDS": "5",
+        **upstream.env(),
+        **extra,
+    }
+    (home / "state").mkdir(exist_ok=True)
+    return clean_environ(**env)
+
+
+def sh(cmd: list[str], env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=timeout)
+
+
+def materialize(env: dict[str, str], partition: str) -> subprocess.CompletedProcess[str]:
+    return sh([str(BIN / "dagster"), "asset", "materialize", "-m", "esg_assets", "--select", ALL_ASSETS,
+               "--partition", partition], env)
+
+
+def files_get(env: dict[str, str], partition: str, kind: str, out: Path) -> subprocess.CompletedProcess[str]:
+    return sh([str(BIN / "esg-ratings"), "files", "get", partition, "--kind", kind, "--out", str(out)], env)
+
+
+def fetch(env: dict[str, str], partition: str, out: Path) -> dict[str, bytes]:
+    ymd = partition.replace("-", "")
+    names = {"ratings": f"FirmESGRatings_{ymd}.csv", "errors": f"FirmESGErrors_{ymd}.csv", "summary": f"FirmESGSummary_{ymd}.json"}
+    got = {}
+    for kind, name in names.items():
+        done = files_get(env, partition, kind, out)
+        assert done.returncode == 0, done.stdout + done.stderr
+        got[kind] = (out / name).read_bytes()
+    return got
+
+
+def rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+class Day:
+    """One run: its process, the slice of the server log it caused and its plain files."""
+
+    def __init__(self, upstream: Upstream, env: dict[str, str], partition: str, out: Path) -> None:
+        first = len(upstream.entries())
+        self.started = time.time()
+        self.done = materialize(env, partition)
+        self.ended = time.time()
+        assert self.done.returncode == 0, self.done.stdout[-4000:] + self.done.stderr[-4000:]
+        self.log = upstream.entries(since=first)
+        self.tokens = list(upstream.issued)
+        self.files = fetch(env, partition, out)
+        self.summary: dict[str, Any] = json.loads(self.files["summary"])
+
+    def esg(self) -> list[Entry]:
+        return [e for e in self.log if e.kind in ("analysis", "feed")]
+
+    def per_account(self) -> Counter[str]:
+        return Counter(e.account_id for e in self.log if e.kind == "analysis" and e.account_id)
+
+
+def assert_no_output(env: dict[str, str], partition: str, out: Path) -> None:
+    for kind in ("ratings", "errors", "summary"):
+        assert files_get(env, partition, kind, out).returncode != 0, kind
+    store = Path(env["ESG_OUTPUT_DIR"])
+    assert not store.exists() or not [p for p in store.iterdir() if partition.replace("-", "") in p.name]
