@@ -5,6 +5,7 @@ import dagster as dg
 from esg_assets.partitions import daily_partitions
 
 DAILY_JOB_NAME = "esg_daily_job"
+RETENTION_JOB_NAME = "retention_job"  # defined in retention.py
 MAX_RUNTIME_SECONDS = 4 * 3600  # 05:00 -> 09:00 Central
 RUN_TAGS = {"dagster/max_runtime": str(MAX_RUNTIME_SECONDS)}
 

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 
+from esg_assets.jobs import RETENTION_JOB_NAME
 from esg_assets.partitions import TIMEZONE
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import ConfigError, StorageSettings, load_storage
@@ -184,7 +185,7 @@ def retention_op(
     })
 
 
-@dg.job(name="retention_job", description="Daily deletion of data older than ESG_RETENTION_DAYS (audited).")
+@dg.job(name=RETENTION_JOB_NAME, description="Daily deletion of data older than ESG_RETENTION_DAYS (audited).")
 def retention_job() -> None:
     retention_op()
 

@@ -8,12 +8,15 @@ changes a run or sends anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from esg_assets.checks import CALL_FAILURE_CHECK
-from esg_assets.jobs import DAILY_JOB_NAME
+from esg_assets.jobs import DAILY_JOB_NAME, RETENTION_JOB_NAME
+from esg_assets.partitions import TIMEZONE
 
 ESG_ASSET_KEYS = frozenset(
     dg.AssetKey(n) for n in ("active_accounts", "esg_ratings", "ratings_csv", "daily_summary")
@@ -52,6 +55,23 @@ def is_esg_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -
     return bool(ESG_STEP_KEYS & set(plan.step_keys_to_execute or ()))
 
 
+def is_retention_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> bool:
+    return run.job_name == RETENTION_JOB_NAME
+
+
+def is_esg_or_retention_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -> bool:
+    return is_retention_run(run) or is_esg_run(run, instance)
+
+
+def alert_partition(record: dg.RunRecord) -> str:
+    """What an alert about this run names as its partition: the run's own, or for the (not
+    partitioned) retention job `retention-YYYY-MM-DD`, the Chicago day the run was created, so a
+    failed retention is alerted once a day and never collides with that day's ESG alerts."""
+    if is_retention_run(record.dagster_run):
+        return f"retention-{record.create_timestamp.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()}"
+    return partition_of(record.dagster_run)
+
+
 def partition_of(run: dg.DagsterRun) -> str:
     """The run's partition; a single-run range backfill is named `start...end`."""
     if run.tags.get(PARTITION_TAG):
@@ -61,16 +81,18 @@ def partition_of(run: dg.DagsterRun) -> str:
 
 
 def finished_runs(
-    instance: dg.DagsterInstance, statuses: list[dg.DagsterRunStatus], cursor: str | None, now: datetime
+    instance: dg.DagsterInstance, statuses: list[dg.DagsterRunStatus], cursor: str | None, now: datetime,
+    include: Callable[[dg.DagsterRun, dg.DagsterInstance], bool] = is_esg_run,
 ) -> tuple[list[dg.RunRecord], str]:
-    """ESG runs in `statuses` updated since the cursor (a UTC timestamp), oldest update first."""
+    """Runs in `statuses` that `include` accepts (ESG runs by default) updated since the cursor
+    (a UTC timestamp), oldest update first."""
     since = datetime.fromtimestamp(float(cursor), UTC) if cursor else now - LOOKBACK
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=statuses, updated_after=since - OVERLAP),
         order_by="update_timestamp", ascending=True, limit=BATCH,
     )
     latest = max([since] + [r.update_timestamp.replace(tzinfo=r.update_timestamp.tzinfo or UTC) for r in records])
-    return [r for r in records if is_esg_run(r.dagster_run, instance)], str(latest.timestamp())
+    return [r for r in records if include(r.dagster_run, instance)], str(latest.timestamp())
 
 
 def end_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, str | None]:

@@ -27,7 +27,7 @@ from esg_assets.alerts import DispatchReport, default_ledger_path, dispatch
 from esg_assets.checks import CALL_FAILURE_CHECK
 from esg_assets.partitions import TIMEZONE
 from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
-from esg_assets.run_records import is_esg_run, partition_of, run_details
+from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, run_details
 from esg_assets.settings import ConfigError, load_alerts
 
 TZ = ZoneInfo(TIMEZONE)
@@ -60,14 +60,15 @@ def local_deadline(now: datetime, at: time) -> tuple[str, datetime]:
 def evaluate_run_failed(instance: dg.DagsterInstance, now: datetime, ledger: AlertLedger,
                         channels: Sequence[Channel], *, cursor: str | None = None, **kw) -> Evaluation:
     """`run_failed`: an ESG run that ended FAILURE, unless the 4-hour window ended it (that one
-    is `window_exceeded` only: one page per cause)."""
-    records, new_cursor = finished_runs(instance, [S.FAILURE], cursor, now)
+    is `window_exceeded` only: one page per cause); also a failed `retention_job` run, named
+    `retention-YYYY-MM-DD` (files past their retention are a compliance matter)."""
+    records, new_cursor = finished_runs(instance, [S.FAILURE], cursor, now, include=is_esg_or_retention_run)
     alerts = []
     for record in records:
         facts = end_facts(instance, record.dagster_run.run_id)
         if facts.pop("window"):
             continue
-        run, partition = record.dagster_run, partition_of(record.dagster_run)
+        run, partition = record.dagster_run, alert_partition(record)
         where = f"step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
         alerts.append(Alert(AlertKind.RUN_FAILED, partition, f"run {run.run_id[:8]} of {partition} failed in {where}",
                             {**run_details(record), **facts},

@@ -130,6 +130,28 @@ def test_run_failed_once_per_channel(instance, channels, ledger_path, smtp_serve
     assert len(smtp_server.sink.messages) == 1 and len(pagerduty.events) == 1
 
 
+def test_a_failed_retention_run_is_run_failed_of_its_day(instance, channels, ledger_path, smtp_server: SmtpServer,
+                                                          pagerduty: PagerDutyStandIn) -> None:
+    from esg_assets.resources.state import StateResource, StoreResource
+    from esg_assets.retention import retention_job
+
+    result = retention_job.execute_in_process(  # a malformed day: the op fails, the run FAILURE
+        run_config={"ops": {"retention": {"config": {"today": "27/11/2026"}}}},
+        resources={"state": StateResource(), "store": StoreResource()}, instance=instance, raise_on_error=False)
+    assert not result.success
+    day = instance.get_run_record_by_id(result.run_id).create_timestamp.astimezone(CHI).date().isoformat()
+
+    first = evaluate(s.evaluate_run_failed, instance, datetime.now(UTC), ledger_path, channels)
+
+    [alert] = first.alerts
+    assert (alert.kind.value, alert.partition) == ("run_failed", f"retention-{day}")
+    assert alert.details["job_name"] == "retention_job" and alert.details["failed_steps"] == "retention"
+    assert pagerduty.events[0]["dedup_key"] == f"esg-ratings/retention-{day}/run_failed"
+    assert smtp_server.sink.messages[0].message["Subject"].startswith(f"[ESG Ratings] run_failed retention-{day}: run ")
+    again = evaluate(s.evaluate_run_failed, instance, datetime.now(UTC), ledger_path, channels)
+    assert again.report.sent == [] and len(pagerduty.events) == 1
+
+
 def test_failure_threshold_from_a_failed_non_blocking_check(instance, channels, ledger_path, smtp_server,
                                                            pagerduty) -> None:
     failing = dg.materialize([fake_esg_ratings, fake_check], partition_key="2026-11-20", instance=instance)
