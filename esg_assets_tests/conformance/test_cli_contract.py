@@ -1,0 +1,646 @@
+"""The job driven from the command line as configuration.md says, checked against configuration.md
+and output-and-behaviour.md §7 and §9 alone, the way an outside suite would: a bad variable stops
+the run at its start (nothing called, nothing written, no secret shown); `esg-ratings files get`
+(every kind, the default kind, bad input, an unauthorized actor); the local secure store (modes,
+`.enc` names, no plaintext, the state DB encrypted); the audit chain (`audit show` with its
+filters, `audit verify` on an intact, an edited and a shortened log); the targeted rerun
+(`esg-ratings rerun`: exactly the named accounts called, other rows byte-identical, an unknown ID
+refused before any call, the run recorded in the Dagster instance); and a smoke test of
+`esg-ratings sandbox serve`. Tests run in file order: the rerun, which changes the day's files,
+comes last."""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from esg_assets_tests.conformance import worlds as w
+from esg_assets_tests.conformance.harness import BIN, Day, files_get, job_env, materialize, rows, sh
+from esg_assets_tests.conformance.upstream import Entry, Reply, Upstream, World
+from esg_assets_tests.conftest import REPO
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+DAY = "2026-11-23"
+NO_FILE_DAY = "2026-11-22"
+KINDS = ("ratings", "errors", "summary", "report")
+LOGICAL = {"ratings": "FirmESGRatings_20261123.csv", "errors": "FirmESGErrors_20261123.csv",
+           "summary": "FirmESGSummary_20261123.json", "report": "FirmESGReport_20261123.html"}
+NAMES = {
+    "CLI-004": "Vexlar Endowment", "CLI-001": "Quillfeather Pension Trust", "CLI-006": "Zephyrine Charitable Foundation",
+    "CLI-002": "Marrowind Capital, LLC", "CLI-005": "Brightwater Holdings", "CLI-003": "Ostrander Family Office",
+}  # AMS page order (unsorted on purpose)
+NA7 = "N/A,N/A,N/A,N/A,N/A,N/A,N/A"
+DAY_ROWS = [
+    "CLI-001,Quillfeather Pension Trust,61.12,62.00,63.00,64.00,Social,63.00,2026-11-23,Successful",
+    'CLI-002,"Marrowind Capital, LLC",50.00,50.00,50.00,50.00,Environmental,50.00,2026-11-23,Successful',
+    f"CLI-003,Ostrander Family Office,{NA7},Failed",
+    "CLI-004,Vexlar Endowment,N/A,40.00,41.00,42.00,Governance,42.00,2026-11-23,Partial",
+    "CLI-005,Brightwater Holdings,77.78,70.00,80.00,90.00,Governance,90.00,2026-11-23,Successful",
+    "CLI-006,Zephyrine Charitable Foundation,12.35,1.00,2.00,3.00,Environmental,1.00,2026-11-23,Successful",
+]
+# The targeted rerun re-asks CLI-001 (Successful) and CLI-003 (Failed); both answer anew.
+RERUN_ROWS = {
+    "CLI-001": "CLI-001,Quillfeather Pension Trust,90.01,80.00,70.00,60.00,Environmental,80.00,2026-11-23,Successful",
+    "CLI-003": "CLI-003,Ostrander Family Office,55.56,44.44,33.34,22.23,Governance,22.23,2026-11-23,Successful",
+}
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def the_world() -> World:
+    analyses = {
+        "CLI-001": [w.ok("CLI-001", "61.115", "62", "63", "64", "Social", "63", DAY)],
+        "CLI-002": [w.ok("CLI-002", "50", "50.0", "50.00", "50", "Environmental", "50", DAY)],
+        "CLI-003": [Reply(404, '{"error": "not_covered"}')],
+        "CLI-004": [Reply(200, w.analysis("CLI-004", w.four(None, "40", "41", "42"), w.focus("Governance", "42"), DAY))],
+        "CLI-005": [w.ok("CLI-005", "77.775", "70", "80", "90", "Governance", "90", DAY)],
+        "CLI-006": [w.ok("CLI-006", "12.345", "1", "2", "3", "Environmental", "1", DAY)],
+    }
+    return World(accounts=[w.acct(aid, name) for aid, name in NAMES.items()], analyses=analyses, expires_in=3600)
+
+
+def rerun_world() -> World:
+    world = the_world()
+    world.analyses["CLI-001"] = [w.ok("CLI-001", "90.005", "80", "70", "60", "Environmental", "80", DAY)]
+    world.analyses["CLI-003"] = [w.ok("CLI-003", "55.555", "44.444", "33.335", "22.225", "Governance", "22.225", DAY)]
+    return world
+
+
+# ---- small helpers ------------------------------------------------------------------------------
+def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return sh([str(BIN / "esg-ratings"), *args], env)
+
+
+def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 4) -> list[R]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
+
+
+def files_under(path: Path) -> list[Path]:
+    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def is_clear_one_line_error(done: subprocess.CompletedProcess[str]) -> bool:
+    """Non-zero exit with one short line of explanation (docs/configuration.md: "Errors are one
+    line on stderr"), no traceback."""
+    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+    return done.returncode != 0 and len(lines) == 1 and len(lines[0]) < 300 and "Traceback" not in done.stderr
+
+
+def contract_env(home: Path, upstream: Upstream, **extra: str) -> dict[str, str]:
+    """The harness's variables, but the store and the state DB left to their defaults
+    (configuration.md: `$DAGSTER_HOME/output`, `$DAGSTER_HOME/esg_state.duckdb`), plus the two
+    alert secrets, so that the scans below look for them too. The PagerDuty channel points at the
+    test server: a run started from the CLI (no daemon) must not post anything there (§8)."""
+    env = job_env(home, upstream, ESG_SMTP_PASSWORD="smtp-" + secrets.token_hex(12),
+                  ESG_PAGERDUTY_ROUTING_KEY="R" + secrets.token_hex(15),
+                  ESG_PAGERDUTY_EVENTS_URL=f"http://127.0.0.1:{upstream.port}/pagerduty/v2/enqueue", **extra)
+    del env["ESG_OUTPUT_DIR"], env["ESG_STATE_DB"]
+    return env
+
+
+def secrets_of(env: dict[str, str]) -> list[str]:
+    names = ("ESG_CLIENT_SECRET", "ESG_FILE_ENCRYPTION_KEY", "ESG_SMTP_PASSWORD", "ESG_PAGERDUTY_ROUTING_KEY")
+    return [env[n] for n in names if env.get(n)]
+
+
+def store_of(env: dict[str, str]) -> Path:
+    return Path(env.get("ESG_OUTPUT_DIR") or Path(env["DAGSTER_HOME"]) / "output")
+
+
+def state_db_of(env: dict[str, str]) -> Path:
+    return Path(env.get("ESG_STATE_DB") or Path(env["DAGSTER_HOME"]) / "esg_state.duckdb")
+
+
+def audit_log_of(env: dict[str, str]) -> Path:
+    # docs/security.md: `ESG_AUDIT_LOG`, by default beside the state DB as `esg_audit.jsonl`.
+    return state_db_of(env).parent / "esg_audit.jsonl"
+
+
+def audit_lines(env: dict[str, str], *args: str) -> list[str]:
+    done = cli(env, "audit", "show", *args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return [line for line in done.stdout.splitlines() if line.strip()]
+
+
+def get_all(env: dict[str, str], out: Path) -> dict[str, bytes]:
+    def one(kind: str) -> bytes:
+        done = files_get(env, DAY, kind, out / kind)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return (out / kind / LOGICAL[kind]).read_bytes()
+
+    return dict(zip(KINDS, parallel(one, KINDS)))
+
+
+def dagster_runs(env: dict[str, str]) -> list[dict[str, Any]]:
+    """The runs of the instance at DAGSTER_HOME, read through Dagster's own instance API."""
+    code = ("import json, dagster as dg\n"
+            "instance = dg.DagsterInstance.get()\n"
+            "def assets(run_id):\n"
+            "    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)\n"
+            "    return sorted({e.dagster_event.asset_key.to_user_string() for e in events})\n"
+            "print(json.dumps([{'id': r.run_id, 'status': r.status.value, 'partition': r.tags.get('dagster/partition'),"
+            " 'assets': assets(r.run_id)} for r in instance.get_runs()]))\n")
+    done = sh([str(BIN / "python"), "-c", code], env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- the day every command-line test reads -----------------------------------------------------------
+@pytest.fixture(scope="module")
+def server() -> Iterator[Upstream]:
+    with Upstream(the_world()).running() as upstream:
+        yield upstream
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory, server: Upstream) -> dict[str, str]:
+    return contract_env(tmp_path_factory.mktemp("cli-home"), server)
+
+
+@pytest.fixture(scope="module")
+def started() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture(scope="module")
+def day(started: datetime, server: Upstream, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Day:
+    return Day(server, env, DAY, tmp_path_factory.mktemp("cli-day"))
+
+
+def test_the_day_itself(day: Day) -> None:
+    # The base every other check stands on: the run succeeded and wrote the expected file.
+    assert day.files["ratings"] == w.csv_text(DAY_ROWS)
+    assert day.summary["status_counts"] == {"Successful": 4, "Partial": 1, "Failed": 1}
+    assert [e.path for e in day.log if e.kind == "other"] == []  # nothing posted to the PagerDuty URL
+
+
+# ---- configuration.md: "A missing or malformed required variable stops the run at its start ..." ------
+@dataclass(frozen=True)
+class BadConfig:
+    label: str
+    variable: str
+    value: str | None  # None: the variable is left out
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+CONFIG_CASES = [
+    *(BadConfig(f"missing-{name}", name, None) for name in (
+        "ESG_AUTH_TOKEN_URL", "ESG_CLIENT_ID", "ESG_CLIENT_SECRET", "ESG_AMS_BASE_URL", "ESG_API_BASE_URL",
+        "ESG_FILE_ENCRYPTION_KEY")),
+    BadConfig("key-not-base64", "ESG_FILE_ENCRYPTION_KEY", "this is not base64 at all!!"),
+    BadConfig("key-16-bytes", "ESG_FILE_ENCRYPTION_KEY", base64.b64encode(secrets.token_bytes(16)).decode()),
+    BadConfig("concurrency-not-a-number", "ESG_API_MAX_CONCURRENCY", "sixteen"),
+    BadConfig("api-http-not-loopback", "ESG_API_BASE_URL", "http://esg.example.com/esg-api"),
+    BadConfig("storage-ftp", "ESG_STORAGE", "ftp"),
+    BadConfig("s3-endpoint-http-not-loopback", "ESG_S3_ENDPOINT_URL", "http://s3.example.com:9000",
+              (("ESG_STORAGE", "s3"), ("ESG_S3_BUCKET", "esg-bucket"), ("ESG_S3_KMS_KEY_ID", "alias/esg"))),
+]
+
+
+@dataclass
+class BadRun:
+    env: dict[str, str]
+    done: subprocess.CompletedProcess[str]
+    requests: list[Entry]
+
+
+@pytest.fixture(scope="module")
+def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BadRun]:
+    def run(case: BadConfig) -> BadRun:
+        with Upstream(the_world()).running() as upstream:
+            env = contract_env(tmp_path_factory.mktemp(case.label), upstream, **dict(case.extra))
+            if case.value is None:
+                del env[case.variable]
+            else:
+                env[case.variable] = case.value
+            done = materialize(env, DAY)
+            return BadRun(env, done, upstream.entries())
+
+    return dict(zip((c.label for c in CONFIG_CASES), parallel(run, CONFIG_CASES)))
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c.label for c in CONFIG_CASES])
+def test_bad_variable_stops_the_run_at_start(bad_runs: dict[str, BadRun], case: BadConfig) -> None:
+    bad = bad_runs[case.label]
+    output = bad.done.stdout + bad.done.stderr
+    assert bad.done.returncode != 0, output[-2000:]
+    naming = [line for line in output.splitlines() if case.variable in line and len(line) < 300]
+    assert naming, f"no clear line naming {case.variable}:\n{output[-3000:]}"
+    assert bad.requests == [], [(e.kind, e.path) for e in bad.requests]  # nothing is called
+    assert files_under(store_of(bad.env)) == []  # nothing is written
+    assert not state_db_of(bad.env).exists(), "the state DB was created"
+    assert not audit_log_of(bad.env).exists() or not audit_log_of(bad.env).read_bytes().strip(), "audit records written"
+    for secret in secrets_of(bad.env):
+        assert secret not in output
+
+
+def test_no_secret_in_output_or_any_file(day: Day, env: dict[str, str]) -> None:
+    # §9: secrets never reach logs, metadata, files or error messages.
+    found = []
+    texts = [day.done.stdout, day.done.stderr]
+    blobs = [(p, p.read_bytes()) for p in files_under(Path(env["DAGSTER_HOME"]))]
+    for i, secret in enumerate([*secrets_of(env), *day.tokens]):  # secrets_of first, then the tokens
+        found += [f"stdout/stderr: secret #{i}" for t in texts if secret in t]
+        found += [f"{p}: secret #{i}" for p, data in blobs if secret.encode() in data]
+    assert found == []
+
+
+# ---- esg-ratings files get ---------------------------------------------------------------------------
+def test_files_get_writes_each_kind_under_its_logical_name(day: Day, env: dict[str, str], tmp_path: Path) -> None:
+    got = get_all(env, tmp_path)
+    for kind in KINDS:
+        assert sorted(p.name for p in (tmp_path / kind).iterdir()) == [LOGICAL[kind]], kind
+    assert got["ratings"] == day.files["ratings"] == w.csv_text(DAY_ROWS)
+    assert got["errors"] == day.files["errors"] and got["errors"].startswith(b"Account ID,Attempts,")
+    assert json.loads(got["summary"])["partition"] == DAY
+    assert b"<html" in got["report"].lower()
+    # --kind defaults to ratings
+    default = sh([str(BIN / "esg-ratings"), "files", "get", DAY, "--out", str(tmp_path / "default")], env)
+    assert default.returncode == 0, default.stdout + default.stderr
+    assert [p.name for p in (tmp_path / "default").iterdir()] == [LOGICAL["ratings"]]
+    assert (tmp_path / "default" / LOGICAL["ratings"]).read_bytes() == got["ratings"]
+
+
+BAD_GETS = [  # (label, date, kind, a piece of the bad input the message should name)
+    ("impossible-date", "2026-02-30", "ratings", "2026-02-30"),
+    ("compact-date", "20261123", "ratings", "20261123"),
+    ("trailing-junk", "2026-11-23x", "ratings", "2026-11-23x"),
+    ("unknown-kind", DAY, "pdf", "pdf"),
+    ("no-file-that-day", NO_FILE_DAY, "ratings", NO_FILE_DAY),
+    ("dotdot-date", "../2026-11-23", "ratings", "../2026-11-23"),
+    ("dotdot-kind", DAY, "../../ratings", "../../ratings"),
+    ("slash-date", "2026-11-23/../../x", "ratings", "2026-11-23/../../x"),
+]
+
+
+def test_files_get_refuses_bad_input_and_writes_nothing(day: Day, env: dict[str, str], tmp_path: Path) -> None:
+    def one(case: tuple[str, str, str, str]) -> tuple[str, subprocess.CompletedProcess[str]]:
+        label, partition, kind, _ = case
+        out = tmp_path / label / "out"
+        out.mkdir(parents=True)
+        return label, files_get(env, partition, kind, out)
+
+    results = dict(parallel(one, BAD_GETS))
+    problems = []
+    for label, _, _, named in BAD_GETS:
+        done = results[label]
+        if not is_clear_one_line_error(done):
+            problems.append(f"{label}: exit {done.returncode}, {(done.stdout + done.stderr)[-500:]!r}")
+        elif named not in done.stderr and named.replace("-", "") not in done.stderr:
+            problems.append(f"{label}: the message does not name {named!r}: {done.stderr.strip()!r}")
+    assert problems == []
+    assert files_under(tmp_path) == []  # nothing written, in DIR or beside it
+
+
+def test_files_get_refuses_an_actor_who_is_not_an_authorized_reader(day: Day, env: dict[str, str], tmp_path: Path) -> None:
+    cases = [  # (label, extra variables, allowed)
+        ("someone-else", {"ESG_AUDIT_ACTOR": "someone-else"}, False),  # readers default to the OS user
+        ("carol", {"ESG_AUDIT_ACTOR": "carol", "ESG_AUTHORIZED_READERS": "alice,bob"}, False),
+        ("bob", {"ESG_AUDIT_ACTOR": "bob", "ESG_AUTHORIZED_READERS": "alice,bob"}, True),
+    ]
+
+    def one(case: tuple[str, dict[str, str], bool]) -> subprocess.CompletedProcess[str]:
+        label, extra, _ = case
+        return files_get({**env, **extra}, DAY, "ratings", tmp_path / label)
+
+    for (label, _, allowed), done in zip(cases, parallel(one, cases)):
+        if allowed:
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert (tmp_path / label / LOGICAL["ratings"]).read_bytes() == day.files["ratings"]
+        else:
+            assert done.returncode != 0, label
+            assert files_under(tmp_path / label) == [], label
+            assert "Traceback" not in done.stderr and done.stderr.strip(), label
+    lines = audit_lines(env)
+    for actor in ("someone-else", "carol"):
+        refused = [x for x in lines if actor in x and LOGICAL["ratings"] in x and "refus" in x.lower()]
+        assert refused, f"no audited refusal for {actor}"
+    assert [x for x in lines if "bob" in x and LOGICAL["ratings"] in x and "read" in x and "refus" not in x.lower()]
+
+
+# ---- §9 local store ------------------------------------------------------------------------------------
+def test_store_modes_enc_names_and_no_plaintext(day: Day, env: dict[str, str]) -> None:
+    store = store_of(env)
+    assert stat.S_IMODE(store.stat().st_mode) == 0o700 and store.stat().st_uid == os.getuid()
+    entries = sorted(p for p in store.iterdir())
+    assert {LOGICAL[k] + ".enc" for k in KINDS} <= {p.name for p in entries}
+    plain_marks = [aid.encode() for aid in NAMES] + [n.encode() for n in NAMES.values()] + [b"Account ID", b'"partition"']
+    for path in entries:
+        assert path.is_file() and path.name.endswith(".enc"), path.name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, (path.name, oct(path.stat().st_mode))
+        assert path.stat().st_uid == os.getuid(), path.name
+        data = path.read_bytes()
+        assert [m for m in plain_marks if m in data] == [], path.name
+
+
+def test_state_db_holds_no_plaintext(day: Day, env: dict[str, str]) -> None:
+    db = state_db_of(env)
+    files = [p for p in db.parent.iterdir() if p.name.startswith(db.name)]
+    assert db in files
+    marks = [n.encode() for n in NAMES.values()] + [n.split()[0].encode() for n in NAMES.values()]
+    for path in files:
+        data = path.read_bytes()
+        assert [m for m in marks if m in data] == [], path.name
+    # §9: encrypted with DuckDB's own database encryption, so DuckDB will not open it without a key.
+    import duckdb
+
+    with pytest.raises(duckdb.Error, match="(?i)encrypt"):
+        duckdb.connect(str(db), read_only=True).close()
+
+
+# ---- §9 audit --------------------------------------------------------------------------------------------
+def test_audit_show_lists_writes_and_reads_one_per_line(day: Day, env: dict[str, str], started: datetime, tmp_path: Path) -> None:
+    report = files_get(env, DAY, "report", tmp_path)  # a read by `files get`, audited
+    assert report.returncode == 0, report.stdout + report.stderr
+    plain = {**day.files, "report": (tmp_path / LOGICAL["report"]).read_bytes()}  # the others: read by `day`
+    lines = audit_lines(env)
+    log = audit_log_of(env)
+    assert len(lines) == len([x for x in log.read_text(encoding="utf-8").splitlines() if x.strip()])
+    assert all(re.search(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}", x) for x in lines), "a record without its time"
+    me = getpass.getuser()
+    for kind in KINDS:
+        name, digest = LOGICAL[kind], sha256(plain[kind])
+        writes = [x for x in lines if name in x and "write" in x and digest in x]
+        reads = [x for x in lines if name in x and "read" in x and digest in x and me in x]
+        assert writes, f"no audited write of {name} with its content SHA-256"
+        assert reads, f"no audited read of {name} by {me} with its content SHA-256"
+    first, last = started.date() - timedelta(days=1), datetime.now(UTC).date() + timedelta(days=1)
+    filters = [("--since", first.isoformat(), "--until", last.isoformat()), ("--since", first.isoformat()),
+               ("--until", first.isoformat()), ("--since", last.isoformat())]
+    both, since_only, until_before, since_after = parallel(lambda args: audit_lines(env, *args), filters)
+    assert both == lines and since_only == lines
+    assert until_before == [] and since_after == []
+
+
+def _record_names(line: str, index: int) -> list[str]:
+    """The ways a message may name the record on line `index` (0-based) of the log."""
+    names = [rf"\bline {index + 1}\b"]
+    try:
+        seq = json.loads(line)["seq"]
+        names += [rf"\bseq[ =:#]*{seq}\b", rf"\brecord[ #]*{seq}\b", rf"#{seq}\b"]
+    except (ValueError, KeyError, TypeError):
+        pass
+    return names
+
+
+def test_audit_verify_intact_then_edited_or_removed(day: Day, env: dict[str, str], tmp_path: Path) -> None:
+    intact = cli(env, "audit", "verify")
+    assert intact.returncode == 0, intact.stdout + intact.stderr
+    log = audit_log_of(env)
+    lines = log.read_bytes().splitlines(keepends=True)
+    assert len(lines) >= 5
+    mid = len(lines) // 2
+
+    def edited(copy: list[bytes]) -> list[bytes]:
+        line = copy[mid].decode()
+        at = re.search(r"[0-9a-f]{64}", line)
+        assert at, line
+        i = at.start()
+        copy[mid] = (line[:i] + ("0" if line[i] != "0" else "1") + line[i + 1:]).encode()
+        return copy
+
+    cases: dict[str, tuple[Callable[[list[bytes]], list[bytes]], list[str]]] = {
+        "edit-one-byte": (edited, _record_names(lines[mid].decode(), mid)),
+        "remove-middle": (lambda c: c[:mid] + c[mid + 1:],
+                          _record_names(lines[mid].decode(), mid) + _record_names(lines[mid + 1].decode(), mid)),
+        "remove-first": (lambda c: c[1:], _record_names(lines[0].decode(), 0) + _record_names(lines[1].decode(), 0)),
+        "remove-last": (lambda c: c[:-1], []),
+    }
+
+    def one(label: str) -> subprocess.CompletedProcess[str]:
+        copy = tmp_path / label
+        copy.mkdir(mode=0o700)
+        for companion in log.parent.glob(log.name + "*"):  # the log and its head file
+            shutil.copy2(companion, copy / companion.name)
+        change, _ = cases[label]
+        (copy / log.name).write_bytes(b"".join(change(list(lines))))
+        return cli({**env, "ESG_STATE_DB": str(copy / "esg_state.duckdb")}, "audit", "verify")
+
+    for label, done in zip(cases, parallel(one, cases)):
+        message = done.stdout + done.stderr
+        assert done.returncode != 0, (label, message)
+        names = cases[label][1]
+        assert not names or any(re.search(n, message) for n in names), (label, names, message)
+        print(f"audit verify, {label}: exit {done.returncode}: {message.strip()}")
+
+
+# ---- esg-ratings sandbox serve -----------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _http(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=data, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback test server
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def test_sandbox_serve_smoke() -> None:
+    port = _free_port()
+    cmd = [str(BIN / "esg-ratings"), "sandbox", "serve", "--port", str(port), "--accounts", "12", "--seed", "7"]
+    proc = subprocess.Popen(cmd, cwd=REPO, env={k: v for k, v in os.environ.items() if not k.startswith("ESG_")},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.time() + 30
+        while True:
+            assert proc.poll() is None, "the sandbox exited"
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "the sandbox never listened"
+                time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        # upstream-apis.yaml: `/oauth2/token` is the sandbox's default token path; the client id
+        # and secret and the /ams and /esg prefixes are the sandbox's documented defaults.
+        basic = base64.b64encode(b"sandbox-client:sandbox-secret").decode()
+        status, token = _http(base + "/oauth2/token", b"grant_type=client_credentials",
+                              {"Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
+        assert status == 200, token
+        assert token["token_type"] == "Bearer" and token["access_token"] and isinstance(token["expires_in"], int)
+        bearer = {"Authorization": "Bearer " + token["access_token"]}
+        wrong = base64.b64encode(b"sandbox-client:not-the-secret").decode()
+        assert _http(base + "/oauth2/token", b"grant_type=client_credentials",
+                     {"Authorization": "Basic " + wrong, "Content-Type": "application/x-www-form-urlencoded"})[0] == 401
+        assert _http(base + "/ams/v1/accounts?status=active")[0] == 401
+        accounts: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(10):
+            query = "status=active&limit=5" + (f"&cursor={urllib.request.quote(cursor)}" if cursor else "")
+            status, page = _http(f"{base}/ams/v1/accounts?{query}", headers=bearer)
+            assert status == 200, page
+            assert len(page["data"]) <= 5
+            accounts += page["data"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                break
+        assert len(accounts) == 12 and len({a["account_id"] for a in accounts}) == 12
+        for account in accounts:
+            assert {"account_id", "account_name", "status", "updated_at"} <= set(account)
+            assert account["status"] == "active" and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", account["account_id"])
+        first = accounts[0]["account_id"]
+        status, analysis = _http(f"{base}/esg/v1/accounts/{first}/esg-analysis", headers=bearer)
+        assert status == 200, analysis
+        assert analysis["account_id"] == first and date.fromisoformat(analysis["analysis_date"])
+        since = urllib.request.quote("2000-01-01T00:00:00Z")
+        status, changes = _http(f"{base}/esg/v1/esg-analysis/changes?since={since}", headers=bearer)
+        assert status == 200 and isinstance(changes["data"], list) and "next_cursor" in changes, changes
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+# ---- §7 targeted rerun through `esg-ratings rerun` (last: it changes the day's files) ------------------
+@dataclass
+class Rerun:
+    done: subprocess.CompletedProcess[str]
+    log: list[Entry]
+    files: dict[str, bytes]
+    runs_before: list[dict[str, Any]]
+    runs_after: list[dict[str, Any]]
+
+
+def _rerun(server: Upstream, env: dict[str, str], out: Path | None, *accounts: str) -> Rerun:
+    before = dagster_runs(env) if out else []
+    first = len(server.entries())
+    args = [a for aid in accounts for a in ("--account", aid)]
+    done = cli(env, "rerun", DAY, *args)
+    log = server.entries(since=first)
+    return Rerun(done, log, get_all(env, out), before, dagster_runs(env)) if out else Rerun(done, log, {}, [], [])
+
+
+@dataclass
+class Refused:
+    unknown: Rerun  # an ID that is not an active account of D
+    unconfigured: Rerun  # ESG_CLIENT_SECRET missing: "stops the run at its start" (configuration.md)
+    before: dict[str, bytes]
+
+
+@pytest.fixture(scope="module")
+def refused_rerun(day: Day, server: Upstream, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Refused:
+    out = tmp_path_factory.mktemp("before-rerun")
+    assert files_get(env, DAY, "report", out).returncode == 0
+    before = {**day.files, "report": (out / LOGICAL["report"]).read_bytes()}
+    server.set_world(rerun_world())  # were anything called, it would answer differently
+    try:
+        no_secret = {k: v for k, v in env.items() if k != "ESG_CLIENT_SECRET"}
+        unconfigured = _rerun(server, no_secret, None, "CLI-001")
+        unknown = _rerun(server, env, tmp_path_factory.mktemp("refused"), "CLI-001", "NOPE-404", "CLI-003", "GONE_7")
+        return Refused(unknown, unconfigured, before)
+    finally:
+        server.set_world(the_world())
+
+
+@pytest.fixture(scope="module")
+def rerun(refused_rerun: Any, server: Upstream, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Rerun:
+    server.set_world(rerun_world())
+    return _rerun(server, env, tmp_path_factory.mktemp("rerun"), "CLI-001", "CLI-003")
+
+
+def test_rerun_of_an_unknown_id_is_refused_before_any_call(refused_rerun: Refused) -> None:
+    result, before = refused_rerun.unknown, refused_rerun.before
+    message = result.done.stdout + result.done.stderr
+    assert result.done.returncode != 0
+    assert "NOPE-404" in message and "GONE_7" in message and "Traceback" not in message, message
+    assert "CLI-001" not in message and "CLI-003" not in message, message  # only the unknown ones are listed
+    print(f"rerun refused: {message.strip()}")
+    assert result.log == [], [(e.kind, e.path) for e in result.log]
+    assert result.files == before
+
+
+def test_rerun_with_a_missing_variable_stops_at_start(refused_rerun: Refused) -> None:
+    result = refused_rerun.unconfigured
+    message = result.done.stdout + result.done.stderr
+    assert result.done.returncode != 0
+    assert [x for x in message.splitlines() if "ESG_CLIENT_SECRET" in x and len(x) < 300], message[-3000:]
+    assert result.log == [], [(e.kind, e.path) for e in result.log]
+    assert refused_rerun.unknown.files == refused_rerun.before  # fetched after both refusals
+
+
+def test_rerun_of_a_day_never_run_is_refused_before_any_call(day: Day, server: Upstream, env: dict[str, str]) -> None:
+    # §7: no account is an active account of a day whose list was never materialized.
+    first = len(server.entries())
+    done = cli(env, "rerun", NO_FILE_DAY, "--account", "CLI-001")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert server.entries(since=first) == []
+    assert not [p for p in store_of(env).iterdir() if NO_FILE_DAY.replace("-", "") in p.name]
+
+
+def test_rerun_recalls_exactly_the_named_accounts(rerun: Rerun) -> None:
+    assert rerun.done.returncode == 0, rerun.done.stdout[-3000:] + rerun.done.stderr[-3000:]
+    called = Counter(e.account_id for e in rerun.log if e.kind == "analysis")
+    assert called == {"CLI-001": 1, "CLI-003": 1}
+
+
+def test_rerun_rebuilds_the_files_and_keeps_every_other_row(day: Day, rerun: Rerun, env: dict[str, str],
+                                                            refused_rerun: Refused) -> None:
+    expected = [RERUN_ROWS.get(line.split(",", 1)[0], line) for line in DAY_ROWS]
+    assert rerun.files["ratings"] == w.csv_text(expected)
+    assert [r[:4] for r in rows(rerun.files["errors"])[1:]] == [["CLI-004", "1", "partial_data", "200"]]
+    s = json.loads(rerun.files["summary"])
+    assert s["status_counts"] == {"Successful": 5, "Partial": 1, "Failed": 0}
+    assert s["failed_accounts"] == [] and s["total_accounts"] == 6
+    assert s["accounts_called"] + s["carried_forward"] == 6
+    # §3b: the report shows the failed accounts; after the rerun there is none (CLI-003 was one).
+    before = refused_rerun.before
+    assert b"CLI-003" in before["report"] and b"CLI-003" not in rerun.files["report"]
+    # The rebuilt files are stored as the first ones were (§9).
+    for kind in KINDS:
+        path = store_of(env) / (LOGICAL[kind] + ".enc")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and b"Quillfeather" not in path.read_bytes(), kind
+    output = rerun.done.stdout + rerun.done.stderr
+    assert [x for x in secrets_of(env) if x in output] == []
+
+
+def test_rerun_writes_are_audited(rerun: Rerun, env: dict[str, str]) -> None:
+    lines = audit_lines(env)
+    for kind in ("ratings", "errors", "summary"):
+        digest = sha256(rerun.files[kind])
+        assert [x for x in lines if LOGICAL[kind] in x and "write" in x and digest in x], kind
+    verify = cli(env, "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_rerun_is_recorded_in_the_dagster_instance(rerun: Rerun) -> None:
+    old = {r["id"] for r in rerun.runs_before}
+    new = [r for r in rerun.runs_after if r["id"] not in old]
+    assert new, "no new run in the instance"
+    assert [r for r in new if r["partition"] == DAY and r["status"] == "SUCCESS" and "esg_ratings" in r["assets"]], new
