@@ -1,176 +1,60 @@
 """The job driven from the command line as configuration.md says, checked against configuration.md
-and output-and-behaviour.md §7 and §9 alone, the way an outside suite would: a bad variable stops
-the run at its start (nothing called, nothing written, no secret shown); `esg-ratings files get`
-(every kind, the default kind, bad input, an unauthorized actor); the local secure store (modes,
-`.enc` names, no plaintext, the state DB encrypted); the audit chain (`audit show` with its
-filters, `audit verify` on an intact, an edited and a shortened log); the targeted rerun
-(`esg-ratings rerun`: exactly the named accounts called, other rows byte-identical, an unknown ID
-refused before any call, the run recorded in the Dagster instance); and a smoke test of
-`esg-ratings sandbox serve`. Tests run in file order: the rerun, which changes the day's files,
-comes last."""
+and output-and-behaviour.md §7 and §9 alone, the way an outside suite would: no secret in any
+output or file; `esg-ratings files get` (every kind, the default kind, bad input, an unauthorized
+actor); the local secure store (modes, `.enc` names, no plaintext, the state DB encrypted); the
+audit chain (`audit show` with its filters, `audit verify` on an intact, an edited and a
+shortened log); the targeted rerun (`esg-ratings rerun`: exactly the named accounts called, other
+rows byte-identical, an unknown ID refused before any call, the run recorded in the Dagster
+instance). Bad variables: test_cli_config.py; the sandbox: test_cli_sandbox.py. Tests run in file
+order: the rerun, which changes the day's files, comes last."""
 
 from __future__ import annotations
 
-import base64
 import getpass
-import hashlib
 import json
 import os
 import re
-import secrets
 import shutil
-import signal
-import socket
 import stat
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
+from esg_assets_tests.conformance.cli_world import (
+    DAY,
+    NO_FILE_DAY,
+    KINDS,
+    LOGICAL,
+    NAMES,
+    DAY_ROWS,
+    RERUN_ROWS,
+    the_world,
+    rerun_world,
+    cli,
+    parallel,
+    files_under,
+    sha256,
+    is_clear_one_line_error,
+    contract_env,
+    secrets_of,
+    store_of,
+    state_db_of,
+    audit_log_of,
+    audit_lines,
+    get_all,
+    dagster_runs,
+)
 from esg_assets_tests.conformance import worlds as w
-from esg_assets_tests.conformance.harness import BIN, Day, files_get, job_env, materialize, rows, sh
-from esg_assets_tests.conformance.upstream import Entry, Reply, Upstream, World
-from esg_assets_tests.conftest import REPO
+from esg_assets_tests.conformance.harness import BIN, Day, files_get, rows, sh
+from esg_assets_tests.conformance.upstream import Entry, Upstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-DAY = "2026-11-23"
-NO_FILE_DAY = "2026-11-22"
-KINDS = ("ratings", "errors", "summary", "report")
-LOGICAL = {"ratings": "FirmESGRatings_20261123.csv", "errors": "FirmESGErrors_20261123.csv",
-           "summary": "FirmESGSummary_20261123.json", "report": "FirmESGReport_20261123.html"}
-NAMES = {
-    "CLI-004": "Vexlar Endowment", "CLI-001": "Quillfeather Pension Trust", "CLI-006": "Zephyrine Charitable Foundation",
-    "CLI-002": "Marrowind Capital, LLC", "CLI-005": "Brightwater Holdings", "CLI-003": "Ostrander Family Office",
-}  # AMS page order (unsorted on purpose)
-NA7 = "N/A,N/A,N/A,N/A,N/A,N/A,N/A"
-DAY_ROWS = [
-    "CLI-001,Quillfeather Pension Trust,61.12,62.00,63.00,64.00,Social,63.00,2026-11-23,Successful",
-    'CLI-002,"Marrowind Capital, LLC",50.00,50.00,50.00,50.00,Environmental,50.00,2026-11-23,Successful',
-    f"CLI-003,Ostrander Family Office,{NA7},Failed",
-    "CLI-004,Vexlar Endowment,N/A,40.00,41.00,42.00,Governance,42.00,2026-11-23,Partial",
-    "CLI-005,Brightwater Holdings,77.78,70.00,80.00,90.00,Governance,90.00,2026-11-23,Successful",
-    "CLI-006,Zephyrine Charitable Foundation,12.35,1.00,2.00,3.00,Environmental,1.00,2026-11-23,Successful",
-]
-# The targeted rerun re-asks CLI-001 (Successful) and CLI-003 (Failed); both answer anew.
-RERUN_ROWS = {
-    "CLI-001": "CLI-001,Quillfeather Pension Trust,90.01,80.00,70.00,60.00,Environmental,80.00,2026-11-23,Successful",
-    "CLI-003": "CLI-003,Ostrander Family Office,55.56,44.44,33.34,22.23,Governance,22.23,2026-11-23,Successful",
-}
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-def the_world() -> World:
-    analyses = {
-        "CLI-001": [w.ok("CLI-001", "61.115", "62", "63", "64", "Social", "63", DAY)],
-        "CLI-002": [w.ok("CLI-002", "50", "50.0", "50.00", "50", "Environmental", "50", DAY)],
-        "CLI-003": [Reply(404, '{"error": "not_covered"}')],
-        "CLI-004": [Reply(200, w.analysis("CLI-004", w.four(None, "40", "41", "42"), w.focus("Governance", "42"), DAY))],
-        "CLI-005": [w.ok("CLI-005", "77.775", "70", "80", "90", "Governance", "90", DAY)],
-        "CLI-006": [w.ok("CLI-006", "12.345", "1", "2", "3", "Environmental", "1", DAY)],
-    }
-    return World(accounts=[w.acct(aid, name) for aid, name in NAMES.items()], analyses=analyses, expires_in=3600)
-
-
-def rerun_world() -> World:
-    world = the_world()
-    world.analyses["CLI-001"] = [w.ok("CLI-001", "90.005", "80", "70", "60", "Environmental", "80", DAY)]
-    world.analyses["CLI-003"] = [w.ok("CLI-003", "55.555", "44.444", "33.335", "22.225", "Governance", "22.225", DAY)]
-    return world
-
-
-# ---- small helpers ------------------------------------------------------------------------------
-def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return sh([str(BIN / "esg-ratings"), *args], env)
-
-
-def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 4) -> list[R]:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
-
-
-def files_under(path: Path) -> list[Path]:
-    return sorted(p for p in path.rglob("*") if p.is_file()) if path.exists() else []
-
-
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def is_clear_one_line_error(done: subprocess.CompletedProcess[str]) -> bool:
-    """Non-zero exit with one short line of explanation (docs/configuration.md: "Errors are one
-    line on stderr"), no traceback."""
-    lines = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
-    return done.returncode != 0 and len(lines) == 1 and len(lines[0]) < 300 and "Traceback" not in done.stderr
-
-
-def contract_env(home: Path, upstream: Upstream, **extra: str) -> dict[str, str]:
-    """The harness's variables, but the store and the state DB left to their defaults
-    (configuration.md: `$DAGSTER_HOME/output`, `$DAGSTER_HOME/esg_state.duckdb`), plus the two
-    alert secrets, so that the scans below look for them too. The PagerDuty channel points at the
-    test server: a run started from the CLI (no daemon) must not post anything there (§8)."""
-    env = job_env(home, upstream, ESG_SMTP_PASSWORD="smtp-" + secrets.token_hex(12),
-                  ESG_PAGERDUTY_ROUTING_KEY="R" + secrets.token_hex(15),
-                  ESG_PAGERDUTY_EVENTS_URL=f"http://127.0.0.1:{upstream.port}/pagerduty/v2/enqueue", **extra)
-    del env["ESG_OUTPUT_DIR"], env["ESG_STATE_DB"]
-    return env
-
-
-def secrets_of(env: dict[str, str]) -> list[str]:
-    names = ("ESG_CLIENT_SECRET", "ESG_FILE_ENCRYPTION_KEY", "ESG_SMTP_PASSWORD", "ESG_PAGERDUTY_ROUTING_KEY")
-    return [env[n] for n in names if env.get(n)]
-
-
-def store_of(env: dict[str, str]) -> Path:
-    return Path(env.get("ESG_OUTPUT_DIR") or Path(env["DAGSTER_HOME"]) / "output")
-
-
-def state_db_of(env: dict[str, str]) -> Path:
-    return Path(env.get("ESG_STATE_DB") or Path(env["DAGSTER_HOME"]) / "esg_state.duckdb")
-
-
-def audit_log_of(env: dict[str, str]) -> Path:
-    # docs/security.md: `ESG_AUDIT_LOG`, by default beside the state DB as `esg_audit.jsonl`.
-    return state_db_of(env).parent / "esg_audit.jsonl"
-
-
-def audit_lines(env: dict[str, str], *args: str) -> list[str]:
-    done = cli(env, "audit", "show", *args)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return [line for line in done.stdout.splitlines() if line.strip()]
-
-
-def get_all(env: dict[str, str], out: Path) -> dict[str, bytes]:
-    def one(kind: str) -> bytes:
-        done = files_get(env, DAY, kind, out / kind)
-        assert done.returncode == 0, done.stdout + done.stderr
-        return (out / kind / LOGICAL[kind]).read_bytes()
-
-    return dict(zip(KINDS, parallel(one, KINDS)))
-
-
-def dagster_runs(env: dict[str, str]) -> list[dict[str, Any]]:
-    """The runs of the instance at DAGSTER_HOME, read through Dagster's own instance API."""
-    code = ("import json, dagster as dg\n"
-            "instance = dg.DagsterInstance.get()\n"
-            "def assets(run_id):\n"
-            "    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)\n"
-            "    return sorted({e.dagster_event.asset_key.to_user_string() for e in events})\n"
-            "print(json.dumps([{'id': r.run_id, 'status': r.status.value, 'partition': r.tags.get('dagster/partition'),"
-            " 'assets': assets(r.run_id)} for r in instance.get_runs()]))\n")
-    done = sh([str(BIN / "python"), "-c", code], env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # ---- the day every command-line test reads -----------------------------------------------------------
@@ -200,66 +84,6 @@ def test_the_day_itself(day: Day) -> None:
     assert day.files["ratings"] == w.csv_text(DAY_ROWS)
     assert day.summary["status_counts"] == {"Successful": 4, "Partial": 1, "Failed": 1}
     assert [e.path for e in day.log if e.kind == "other"] == []  # nothing posted to the PagerDuty URL
-
-
-# ---- configuration.md: "A missing or malformed required variable stops the run at its start ..." ------
-@dataclass(frozen=True)
-class BadConfig:
-    label: str
-    variable: str
-    value: str | None  # None: the variable is left out
-    extra: tuple[tuple[str, str], ...] = ()
-
-
-CONFIG_CASES = [
-    *(BadConfig(f"missing-{name}", name, None) for name in (
-        "ESG_AUTH_TOKEN_URL", "ESG_CLIENT_ID", "ESG_CLIENT_SECRET", "ESG_AMS_BASE_URL", "ESG_API_BASE_URL",
-        "ESG_FILE_ENCRYPTION_KEY")),
-    BadConfig("key-not-base64", "ESG_FILE_ENCRYPTION_KEY", "this is not base64 at all!!"),
-    BadConfig("key-16-bytes", "ESG_FILE_ENCRYPTION_KEY", base64.b64encode(secrets.token_bytes(16)).decode()),
-    BadConfig("concurrency-not-a-number", "ESG_API_MAX_CONCURRENCY", "sixteen"),
-    BadConfig("api-http-not-loopback", "ESG_API_BASE_URL", "http://esg.example.com/esg-api"),
-    BadConfig("storage-ftp", "ESG_STORAGE", "ftp"),
-    BadConfig("s3-endpoint-http-not-loopback", "ESG_S3_ENDPOINT_URL", "http://s3.example.com:9000",
-              (("ESG_STORAGE", "s3"), ("ESG_S3_BUCKET", "esg-bucket"), ("ESG_S3_KMS_KEY_ID", "alias/esg"))),
-]
-
-
-@dataclass
-class BadRun:
-    env: dict[str, str]
-    done: subprocess.CompletedProcess[str]
-    requests: list[Entry]
-
-
-@pytest.fixture(scope="module")
-def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BadRun]:
-    def run(case: BadConfig) -> BadRun:
-        with Upstream(the_world()).running() as upstream:
-            env = contract_env(tmp_path_factory.mktemp(case.label), upstream, **dict(case.extra))
-            if case.value is None:
-                del env[case.variable]
-            else:
-                env[case.variable] = case.value
-            done = materialize(env, DAY)
-            return BadRun(env, done, upstream.entries())
-
-    return dict(zip((c.label for c in CONFIG_CASES), parallel(run, CONFIG_CASES)))
-
-
-@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c.label for c in CONFIG_CASES])
-def test_bad_variable_stops_the_run_at_start(bad_runs: dict[str, BadRun], case: BadConfig) -> None:
-    bad = bad_runs[case.label]
-    output = bad.done.stdout + bad.done.stderr
-    assert bad.done.returncode != 0, output[-2000:]
-    naming = [line for line in output.splitlines() if case.variable in line and len(line) < 300]
-    assert naming, f"no clear line naming {case.variable}:\n{output[-3000:]}"
-    assert bad.requests == [], [(e.kind, e.path) for e in bad.requests]  # nothing is called
-    assert files_under(store_of(bad.env)) == []  # nothing is written
-    assert not state_db_of(bad.env).exists(), "the state DB was created"
-    assert not audit_log_of(bad.env).exists() or not audit_log_of(bad.env).read_bytes().strip(), "audit records written"
-    for secret in secrets_of(bad.env):
-        assert secret not in output
 
 
 def test_no_secret_in_output_or_any_file(day: Day, env: dict[str, str]) -> None:
@@ -450,82 +274,6 @@ def test_audit_verify_intact_then_edited_or_removed(day: Day, env: dict[str, str
         names = cases[label][1]
         assert not names or any(re.search(n, message) for n in names), (label, names, message)
         print(f"audit verify, {label}: exit {done.returncode}: {message.strip()}")
-
-
-# ---- esg-ratings sandbox serve -----------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _http(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=data, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - loopback test server
-            return answer.status, json.loads(answer.read())
-    except urllib.error.HTTPError as err:
-        return err.code, err.read()
-
-
-def test_sandbox_serve_smoke() -> None:
-    port = _free_port()
-    cmd = [str(BIN / "esg-ratings"), "sandbox", "serve", "--port", str(port), "--accounts", "12", "--seed", "7"]
-    proc = subprocess.Popen(cmd, cwd=REPO, env={k: v for k, v in os.environ.items() if not k.startswith("ESG_")},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.time() + 30
-        while True:
-            assert proc.poll() is None, "the sandbox exited"
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.time() < deadline, "the sandbox never listened"
-                time.sleep(0.1)
-        base = f"http://127.0.0.1:{port}"
-        # upstream-apis.yaml: `/oauth2/token` is the sandbox's default token path; the client id
-        # and secret and the /ams and /esg prefixes are the sandbox's documented defaults.
-        basic = base64.b64encode(b"sandbox-client:sandbox-secret").decode()
-        status, token = _http(base + "/oauth2/token", b"grant_type=client_credentials",
-                              {"Authorization": "Basic " + basic, "Content-Type": "application/x-www-form-urlencoded"})
-        assert status == 200, token
-        assert token["token_type"] == "Bearer" and token["access_token"] and isinstance(token["expires_in"], int)
-        bearer = {"Authorization": "Bearer " + token["access_token"]}
-        wrong = base64.b64encode(b"sandbox-client:not-the-secret").decode()
-        assert _http(base + "/oauth2/token", b"grant_type=client_credentials",
-                     {"Authorization": "Basic " + wrong, "Content-Type": "application/x-www-form-urlencoded"})[0] == 401
-        assert _http(base + "/ams/v1/accounts?status=active")[0] == 401
-        accounts: list[dict[str, Any]] = []
-        cursor: str | None = None
-        for _ in range(10):
-            query = "status=active&limit=5" + (f"&cursor={urllib.request.quote(cursor)}" if cursor else "")
-            status, page = _http(f"{base}/ams/v1/accounts?{query}", headers=bearer)
-            assert status == 200, page
-            assert len(page["data"]) <= 5
-            accounts += page["data"]
-            cursor = page["next_cursor"]
-            if cursor is None:
-                break
-        assert len(accounts) == 12 and len({a["account_id"] for a in accounts}) == 12
-        for account in accounts:
-            assert {"account_id", "account_name", "status", "updated_at"} <= set(account)
-            assert account["status"] == "active" and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", account["account_id"])
-        first = accounts[0]["account_id"]
-        status, analysis = _http(f"{base}/esg/v1/accounts/{first}/esg-analysis", headers=bearer)
-        assert status == 200, analysis
-        assert analysis["account_id"] == first and date.fromisoformat(analysis["analysis_date"])
-        since = urllib.request.quote("2000-01-01T00:00:00Z")
-        status, changes = _http(f"{base}/esg/v1/esg-analysis/changes?since={since}", headers=bearer)
-        assert status == 200 and isinstance(changes["data"], list) and "next_cursor" in changes, changes
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
 
 
 # ---- §7 targeted rerun through `esg-ratings rerun` (last: it changes the day's files) ------------------

@@ -1,0 +1,91 @@
+"""configuration.md, as an outside suite checks it: a missing or malformed required variable stops
+the run at its start with a line naming the variable; nothing is called, nothing is written (no
+file, no state DB, no audit record) and no secret is shown."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+
+from esg_assets_tests.conformance.cli_world import (
+    DAY,
+    the_world,
+    parallel,
+    files_under,
+    contract_env,
+    secrets_of,
+    store_of,
+    state_db_of,
+    audit_log_of,
+)
+from esg_assets_tests.conformance.harness import materialize
+from esg_assets_tests.conformance.upstream import Entry, Upstream
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+
+# ---- configuration.md: "A missing or malformed required variable stops the run at its start ..." ------
+@dataclass(frozen=True)
+class BadConfig:
+    label: str
+    variable: str
+    value: str | None  # None: the variable is left out
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+CONFIG_CASES = [
+    *(BadConfig(f"missing-{name}", name, None) for name in (
+        "ESG_AUTH_TOKEN_URL", "ESG_CLIENT_ID", "ESG_CLIENT_SECRET", "ESG_AMS_BASE_URL", "ESG_API_BASE_URL",
+        "ESG_FILE_ENCRYPTION_KEY")),
+    BadConfig("key-not-base64", "ESG_FILE_ENCRYPTION_KEY", "this is not base64 at all!!"),
+    BadConfig("key-16-bytes", "ESG_FILE_ENCRYPTION_KEY", base64.b64encode(secrets.token_bytes(16)).decode()),
+    BadConfig("concurrency-not-a-number", "ESG_API_MAX_CONCURRENCY", "sixteen"),
+    BadConfig("api-http-not-loopback", "ESG_API_BASE_URL", "http://esg.example.com/esg-api"),
+    BadConfig("storage-ftp", "ESG_STORAGE", "ftp"),
+    BadConfig("s3-endpoint-http-not-loopback", "ESG_S3_ENDPOINT_URL", "http://s3.example.com:9000",
+              (("ESG_STORAGE", "s3"), ("ESG_S3_BUCKET", "esg-bucket"), ("ESG_S3_KMS_KEY_ID", "alias/esg"))),
+]
+
+
+@dataclass
+class BadRun:
+    env: dict[str, str]
+    done: subprocess.CompletedProcess[str]
+    requests: list[Entry]
+
+
+@pytest.fixture(scope="module")
+def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BadRun]:
+    # Made here, not in the threads: pytest's temp factory is not thread-safe on first use.
+    homes = {case.label: tmp_path_factory.mktemp(case.label) for case in CONFIG_CASES}
+
+    def run(case: BadConfig) -> BadRun:
+        with Upstream(the_world()).running() as upstream:
+            env = contract_env(homes[case.label], upstream, **dict(case.extra))
+            if case.value is None:
+                del env[case.variable]
+            else:
+                env[case.variable] = case.value
+            done = materialize(env, DAY)
+            return BadRun(env, done, upstream.entries())
+
+    return dict(zip((c.label for c in CONFIG_CASES), parallel(run, CONFIG_CASES)))
+
+
+@pytest.mark.parametrize("case", CONFIG_CASES, ids=[c.label for c in CONFIG_CASES])
+def test_bad_variable_stops_the_run_at_start(bad_runs: dict[str, BadRun], case: BadConfig) -> None:
+    bad = bad_runs[case.label]
+    output = bad.done.stdout + bad.done.stderr
+    assert bad.done.returncode != 0, output[-2000:]
+    naming = [line for line in output.splitlines() if case.variable in line and len(line) < 300]
+    assert naming, f"no clear line naming {case.variable}:\n{output[-3000:]}"
+    assert bad.requests == [], [(e.kind, e.path) for e in bad.requests]  # nothing is called
+    assert files_under(store_of(bad.env)) == []  # nothing is written
+    assert not state_db_of(bad.env).exists(), "the state DB was created"
+    assert not audit_log_of(bad.env).exists() or not audit_log_of(bad.env).read_bytes().strip(), "audit records written"
+    for secret in secrets_of(bad.env):
+        assert secret not in output
