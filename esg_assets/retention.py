@@ -22,7 +22,7 @@ file names, hashes and account-free details only).
 # No `from __future__ import annotations`: Dagster reads the op's config and resource
 # annotations at definition time and cannot resolve them as strings.
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -58,6 +58,13 @@ class RetentionReport:
 def cutoff_day(today: date, retention_days: int) -> date:
     """The first day kept: anything dated before it is older than `retention_days`."""
     return today - timedelta(days=retention_days)
+
+
+def cutoff_instant(cutoff: date) -> datetime:
+    """Midnight of the cutoff day in Chicago, in UTC: Dagster's run filters drop the tzinfo and
+    compare with the naive UTC creation times they store (a Chicago-aware value would be read as
+    UTC and keep runs up to six hours too long)."""
+    return datetime.combine(cutoff, datetime.min.time(), tzinfo=ZoneInfo(TIMEZONE)).astimezone(timezone.utc)
 
 
 def chicago_today(now: datetime | None = None) -> date:
@@ -124,8 +131,7 @@ def _purge_rows(con: duckdb.DuckDBPyConnection, settings: StorageSettings, actor
 def _purge_runs(instance: dg.DagsterInstance, settings: StorageSettings, actor: str, cutoff: date,
                 report: RetentionReport) -> None:
     """Finished runs created before the cutoff day (Chicago midnight); an unfinished one stays."""
-    before = datetime.combine(cutoff, datetime.min.time(), tzinfo=ZoneInfo(TIMEZONE))
-    for record in instance.get_run_records(filters=dg.RunsFilter(created_before=before)):
+    for record in instance.get_run_records(filters=dg.RunsFilter(created_before=cutoff_instant(cutoff))):
         run = record.dagster_run
         if not run.is_finished:
             continue

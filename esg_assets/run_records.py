@@ -86,7 +86,8 @@ def finished_runs(
 ) -> tuple[list[dg.RunRecord], str]:
     """Runs in `statuses` that `include` accepts (ESG runs by default) updated since the cursor
     (a UTC timestamp), oldest update first."""
-    since = datetime.fromtimestamp(float(cursor), UTC) if cursor else now - LOOKBACK
+    since = datetime.fromtimestamp(float(cursor), UTC) if cursor else (now - LOOKBACK).astimezone(UTC)
+    # In UTC: Dagster's run filters drop the tzinfo and compare with naive UTC update times.
     records = instance.get_run_records(
         filters=dg.RunsFilter(statuses=statuses, updated_after=since - OVERLAP),
         order_by="update_timestamp", ascending=True, limit=BATCH,

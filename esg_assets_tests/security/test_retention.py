@@ -5,7 +5,7 @@ and `audit verify` still passes. Also the op through `retention_job`, and its sc
 from __future__ import annotations
 
 import os
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from esg_assets.resources.state import StateResource, StoreResource
-from esg_assets.retention import purge, retention_job, retention_schedule
+from esg_assets.retention import cutoff_instant, purge, retention_job, retention_schedule
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
 from esg_assets.storage import audit
@@ -149,3 +149,12 @@ def test_retention_deletes_finished_dagster_runs_created_before_the_cutoff(
     [record] = [r for r in audit.records(settings.audit_log) if first.run_id in (r["detail"] or "")]
     assert record["action"] == "retention-delete" and "retention_job" in record["detail"]
     assert audit.verify(settings.audit_log).ok
+
+
+def test_the_run_cutoff_is_chicago_midnight_given_to_dagster_in_utc() -> None:
+    # Dagster's RunsFilter(created_before=...) drops the tzinfo and compares naive UTC: what is
+    # left after dropping it must be the UTC wall time (a Chicago-aware value equals the same
+    # instant, but loses six hours when stripped).
+    assert cutoff_instant(date(2026, 11, 28)).replace(tzinfo=None) == datetime(2026, 11, 28, 6, 0)  # CST
+    assert cutoff_instant(date(2026, 7, 1)).replace(tzinfo=None) == datetime(2026, 7, 1, 5, 0)  # CDT
+    assert cutoff_instant(date(2026, 7, 1)) == datetime(2026, 7, 1, 5, 0, tzinfo=UTC)
