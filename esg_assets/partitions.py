@@ -4,6 +4,9 @@
 materializes D itself (a plain daily definition would only offer D-1 until the day is over).
 """
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 import dagster as dg
 
 TIMEZONE = "America/Chicago"
@@ -14,3 +17,9 @@ daily_partitions = dg.DailyPartitionsDefinition(
     timezone=TIMEZONE,
     end_offset=1,
 )
+
+
+def chicago_day(instant: datetime | None = None) -> date:
+    """The partition day (America/Chicago calendar day) of an aware instant; now by default."""
+    zone = ZoneInfo(TIMEZONE)
+    return (instant or datetime.now(zone)).astimezone(zone).date()

@@ -30,7 +30,7 @@ import dagster as dg
 import duckdb
 
 from esg_assets.jobs import RETENTION_JOB_NAME
-from esg_assets.partitions import TIMEZONE
+from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import ConfigError, StorageSettings, load_storage
 from esg_assets.storage import audit
@@ -65,10 +65,6 @@ def cutoff_instant(cutoff: date) -> datetime:
     compare with the naive UTC creation times they store (a Chicago-aware value would be read as
     UTC and keep runs up to six hours too long)."""
     return datetime.combine(cutoff, datetime.min.time(), tzinfo=ZoneInfo(TIMEZONE)).astimezone(timezone.utc)
-
-
-def chicago_today(now: datetime | None = None) -> date:
-    return (now or datetime.now(ZoneInfo(TIMEZONE))).astimezone(ZoneInfo(TIMEZONE)).date()
 
 
 def _purge_files(store: Store, cutoff: date, report: RetentionReport) -> None:
@@ -172,7 +168,7 @@ def retention_op(
     """Deletes output files, logs, state-DB history and Dagster runs older than ESG_RETENTION_DAYS (audited)."""
     try:
         settings = load_storage()
-        today = date.fromisoformat(config.today) if config.today else chicago_today()
+        today = date.fromisoformat(config.today) if config.today else chicago_day()
     except (ConfigError, ValueError) as err:
         raise dg.Failure(description=f"configuration error: {err}", allow_retries=False) from None
     with state.connect(settings) as con:

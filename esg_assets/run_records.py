@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from esg_assets.checks import CALL_FAILURE_CHECK
 from esg_assets.jobs import DAILY_JOB_NAME, RETENTION_JOB_NAME
-from esg_assets.partitions import TIMEZONE
+from esg_assets.partitions import chicago_day
 
 ESG_ASSET_KEYS = frozenset(
     dg.AssetKey(n) for n in ("active_accounts", "esg_ratings", "ratings_csv", "daily_summary")
@@ -68,7 +67,7 @@ def alert_partition(record: dg.RunRecord) -> str:
     partitioned) retention job `retention-YYYY-MM-DD`, the Chicago day the run was created, so a
     failed retention is alerted once a day and never collides with that day's ESG alerts."""
     if is_retention_run(record.dagster_run):
-        return f"retention-{record.create_timestamp.astimezone(ZoneInfo(TIMEZONE)).date().isoformat()}"
+        return f"retention-{chicago_day(record.create_timestamp).isoformat()}"
     return partition_of(record.dagster_run)
 
 

@@ -25,7 +25,7 @@ import dagster as dg
 from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel, RetryPolicy, build_channels
 from esg_assets.alerts import DispatchReport, default_ledger_path, dispatch
 from esg_assets.checks import CALL_FAILURE_CHECK
-from esg_assets.partitions import TIMEZONE
+from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
 from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, run_details
 from esg_assets.settings import ConfigError, load_alerts
@@ -50,7 +50,7 @@ class Evaluation:
 
 def local_deadline(now: datetime, at: time) -> tuple[str, datetime]:
     """Today's partition key in Chicago and today's `at` (Chicago) as an aware datetime."""
-    today = now.astimezone(TZ).date()
+    today = chicago_day(now)
     return today.isoformat(), datetime.combine(today, at, tzinfo=TZ)
 
 
