@@ -3,6 +3,7 @@
 
 import dagster as dg
 
+from esg_assets import catalog
 from esg_assets.assets.common import settings_or_fail
 from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
@@ -13,7 +14,7 @@ from esg_assets.resources.upstream import UpstreamResource
 from esg_assets.state.accounts_repo import replace_accounts
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"})
+@dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"}, **catalog.asset_facts(catalog.PERSONAL_DATA))
 def active_accounts(
     context: dg.AssetExecutionContext, upstream: UpstreamResource, state: StateResource
 ) -> dg.MaterializeResult:
@@ -34,5 +35,5 @@ def active_accounts(
                       message="the AMS listed account IDs more than once; kept the later record of each")
         log.event("accounts_listed", accounts=total, duplicates_dropped=duplicates)
     return dg.MaterializeResult(
-        metadata={"accounts": dg.MetadataValue.int(total), "duplicates_dropped": dg.MetadataValue.int(duplicates)}
+        metadata={**catalog.row_counts(total), "accounts": dg.MetadataValue.int(total), "duplicates_dropped": dg.MetadataValue.int(duplicates)}
     )

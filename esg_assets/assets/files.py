@@ -1,24 +1,30 @@
-"""`ratings_csv`: the day's ratings file and error file, written to the secure store."""
+"""`ratings_csv`: the day's ratings file, error file, Parquet file and workbook, written to the
+secure store."""
 
 
 import dagster as dg
 
+from esg_assets import catalog
 from esg_assets.assets.common import settings_or_fail
 from esg_assets.assets.ratings import esg_ratings
-from esg_assets.domain.csv_format import ERRORS_HEADER, RATINGS_HEADER, encode_lines
-from esg_assets.domain.rows import error_fields, rating_fields
 from esg_assets.observability import observed_step
+from esg_assets.outputs.day_files import write_rating_files
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.state import report_queries as q
-from esg_assets.storage.names import logical_name
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[esg_ratings], group_name="esg", kinds={"csv"})
+@dg.asset(
+    partitions_def=daily_partitions, deps=[esg_ratings], group_name="esg", kinds={"csv", "parquet", "excel"},
+    metadata={**catalog.column_schema(catalog.RATINGS_COLUMNS), "errors_column_schema": catalog.table_schema(catalog.ERRORS_COLUMNS)},
+    **catalog.asset_facts(catalog.PERSONAL_DATA),
+)
 def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGRatings_YYYYMMDD.csv`: one row per active account, ordered by Account ID, with
-    its scores to two decimals, primary focus, Analysis Date and Processing Status; and
-    `FirmESGErrors_YYYYMMDD.csv`: one row per Failed or Partial account saying why."""
+    its scores to two decimals, primary focus, Analysis Date and Processing Status; the same rows
+    as `FirmESGRatings_YYYYMMDD.parquet` (typed, for warehouses) and `FirmESGRatings_YYYYMMDD.xlsx`
+    (for people in Excel); and `FirmESGErrors_YYYYMMDD.csv`: one row per Failed or Partial account
+    saying why."""
     settings = settings_or_fail(context)
     partition = context.partition_key
     files = store.open(settings.storage)
@@ -29,28 +35,12 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
                 description=f"the ratings of {partition} are incomplete ({missing} accounts without a result): "
                 "materialize esg_ratings first"
             )
-        ratings = files.write(
-            logical_name(partition, "ratings"),
-            encode_lines(RATINGS_HEADER, (rating_fields(r) for r in q.rating_rows(con, partition))),
-        )
-        errors = files.write(
-            logical_name(partition, "errors"),
-            encode_lines(ERRORS_HEADER, (error_fields(r) for r in q.error_rows(con, partition))),
-        )
-        rows = int(con.execute("SELECT count(*) FROM accounts WHERE partition = ?", [partition]).fetchone()[0])
-        error_rows = int(
-            con.execute(
-                "SELECT count(*) FROM ratings WHERE partition = ? AND status IN ('Failed', 'Partial')", [partition]
-            ).fetchone()[0]
-        )
-        log.event("files_written", files=[ratings.logical_name, errors.logical_name], rows=rows, error_rows=error_rows)
-    return dg.MaterializeResult(
-        metadata={
-            "rows": dg.MetadataValue.int(rows),
-            "error_rows": dg.MetadataValue.int(error_rows),
-            "ratings_file": ratings.logical_name,
-            "ratings_sha256": ratings.sha256,
-            "errors_file": errors.logical_name,
-            "errors_sha256": errors.sha256,
-        }
-    )
+        written = write_rating_files(con, files, partition, context.run_id)
+        by_kind = {w.kind: w for w in written}
+        rows, error_rows = by_kind["ratings"].rows or 0, by_kind["errors"].rows or 0
+        log.event("files_written", files=[w.stored.logical_name for w in written], rows=rows, error_rows=error_rows)
+    metadata: dict = {**catalog.row_counts(rows), "rows": dg.MetadataValue.int(rows),
+                      "error_rows": dg.MetadataValue.int(error_rows)}
+    for w in written:
+        metadata.update(catalog.file_metadata(w.kind, w.stored, w.rows))
+    return dg.MaterializeResult(metadata=metadata)

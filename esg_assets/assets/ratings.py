@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import duckdb
 
+from esg_assets import catalog
 from esg_assets.assets.common import settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
 from esg_assets.domain.models import AccountResult
@@ -81,7 +82,8 @@ def _mode(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig)
 PREVIOUS_DAY = dg.AssetDep("esg_ratings", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"})
+@dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"},
+          metadata=catalog.column_schema(catalog.ESG_RATINGS_COLUMNS), **catalog.asset_facts(catalog.PERSONAL_IDS))
 def esg_ratings(
     context: dg.AssetExecutionContext,
     config: RatingsConfig,
@@ -146,6 +148,7 @@ def esg_ratings(
                   rate_limited=counts.rate_limited, token_refreshes=counts.token_refreshes)
     return dg.MaterializeResult(
         metadata={
+            **catalog.row_counts(sum(statuses.values())),
             "mode": mode,
             "accounts_called_this_run": dg.MetadataValue.int(called),
             "carried_forward_this_run": dg.MetadataValue.int(carried),

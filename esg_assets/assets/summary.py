@@ -5,19 +5,24 @@ from datetime import datetime, timezone
 from typing import Any
 
 import dagster as dg
+import duckdb
 
+from esg_assets import catalog
 from esg_assets.assets.common import settings_or_fail
 from esg_assets.assets.files import ratings_csv
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
 from esg_assets.observability import observed_step, write_metrics
+from esg_assets.outputs.day_files import Written, store_file
+from esg_assets.outputs.manifest import manifest_bytes
 from esg_assets.partitions import daily_partitions
 from esg_assets.reporting import render_report
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import StorageSettings
 from esg_assets.state import report_queries as q
 from esg_assets.state import trends
+from esg_assets.state.files_repo import partition_files
 from esg_assets.state.history_repo import record_history
-from esg_assets.storage.names import logical_name
+from esg_assets.storage.store import Store
 
 
 def _run_start(context: dg.AssetExecutionContext) -> datetime:
@@ -27,7 +32,8 @@ def _run_start(context: dg.AssetExecutionContext) -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[ratings_csv], group_name="esg", kinds={"json", "html"})
+@dg.asset(partitions_def=daily_partitions, deps=[ratings_csv], group_name="esg", kinds={"json", "html"},
+          **catalog.asset_facts(catalog.PERSONAL_IDS))
 def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGSummary_YYYYMMDD.json` and `FirmESGReport_YYYYMMDD.html`: the day at a glance — accounts processed, success rate,
     average Overall/E/S/G scores, primary-focus distribution and every failed account; plus one
@@ -39,16 +45,31 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     with observed_step(context, "daily_summary", settings.storage.log_dir) as log:
         summary, report = _summarize(context, state, settings.storage, partition, started, now)
         files = store.open(settings.storage)
-        stored = files.write(logical_name(partition, "summary"), [summary_json(summary)])
-        report_stored = files.write(logical_name(partition, "report"), [report])
+        with state.connect(settings.storage) as con:
+            written = _write_files(con, files, partition, context.run_id, summary, report)
+        stored = written[0].stored
         metrics = write_metrics(settings.storage.log_dir.parent / "metrics", summary)
         c = summary["status_counts"]
-        log.event("summary_written", files=[stored.logical_name, report_stored.logical_name], total_accounts=summary["total_accounts"],
+        log.event("summary_written", files=[w.stored.logical_name for w in written], total_accounts=summary["total_accounts"],
                   statuses=c, success_rate=summary["success_rate"], call_failure_rate=summary["call_failure_rate"],
                   accounts_called=summary["accounts_called"], carried_forward=summary["carried_forward"],
                   api=summary["api"], metrics_file=str(metrics))
         log.event("job_end", duration_seconds=summary["duration_seconds"], total_accounts=summary["total_accounts"])
-    return dg.MaterializeResult(metadata={**_metadata(summary, stored.logical_name), "report_file": report_stored.logical_name})
+    metadata = _metadata(summary, stored.logical_name)
+    for w in written:
+        metadata.update(catalog.file_metadata(w.kind, w.stored))
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _write_files(con: duckdb.DuckDBPyConnection, files: Store, partition: str, run_id: str, summary: dict, report: bytes) -> list[Written]:
+    """The summary and the report, then the manifest: last, once every file of the day is written."""
+    written = [store_file(con, files, partition, "summary", [summary_json(summary)], run_id),
+               store_file(con, files, partition, "report", [report], run_id)]
+    try:
+        document = manifest_bytes(partition, run_id, summary["generated_at"], partition_files(con, partition))
+    except ValueError as err:
+        raise dg.Failure(description=str(err)) from None
+    return [*written, store_file(con, files, partition, "manifest", [document], run_id)]
 
 
 def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage: StorageSettings, partition: str,

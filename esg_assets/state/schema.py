@@ -94,6 +94,17 @@ SCHEMA = [
         PRIMARY KEY (partition, run_id))""",
     """CREATE OR REPLACE VIEW job_history_v AS
         SELECT * FROM job_history ORDER BY partition, ended_at""",
+    # The stored files of a partition as written (plain size, SHA-256, data records): the
+    # manifest's entries, recorded by the step that wrote each file.
+    """CREATE TABLE IF NOT EXISTS output_files (
+        partition VARCHAR NOT NULL,
+        name VARCHAR NOT NULL,
+        bytes BIGINT NOT NULL,
+        sha256 VARCHAR NOT NULL,
+        rows BIGINT,
+        run_id VARCHAR NOT NULL,
+        written_at VARCHAR NOT NULL,
+        PRIMARY KEY (partition, name))""",
     """CREATE TABLE IF NOT EXISTS schema_meta (version INTEGER NOT NULL)""",
 ]
 

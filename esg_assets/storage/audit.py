@@ -25,7 +25,7 @@ from typing import Any
 from esg_assets.storage.errors import AuditError
 
 GENESIS = "0" * 64
-ACTIONS = ("write", "read", "delete", "refused", "retention-delete", "rotate-key")
+ACTIONS = ("write", "read", "delete", "refused", "retention-delete", "rotate-key", "verify")
 OUTCOMES = ("ok", "refused", "error")
 _FIELDS = ("seq", "time", "actor", "action", "file", "sha256", "outcome", "detail", "prev", "hash")
 _TAIL_BLOCK = 8192

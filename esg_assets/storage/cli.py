@@ -32,6 +32,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     get.add_argument("--kind", default="ratings", help=f"one of {', '.join(KINDS)} (default ratings)")
     get.add_argument("--out", required=True, metavar="DIR", help="directory to write the plain file to")
     get.set_defaults(func=files_get)
+    check_files = files_sub.add_parser("verify", help="check every stored file of a day against its manifest (audited)")
+    check_files.add_argument("date", metavar="YYYY-MM-DD", help="partition date")
+    check_files.set_defaults(func=files_verify)
     listing = files_sub.add_parser("list", help="list the stored output files")
     listing.set_defaults(func=files_list)
 
@@ -88,6 +91,29 @@ def files_get(args: argparse.Namespace) -> int:
         _fail(f"cannot write to {out_dir}: {err.strerror}")
     print(f"wrote {target}")
     return 0
+
+
+def files_verify(args: argparse.Namespace) -> int:
+    """Exit 0 when every file of the day matches its manifest; else 1, naming the first mismatch."""
+    from esg_assets.outputs.manifest import verify
+    from esg_assets.storage.store import open_store
+
+    try:
+        manifest = logical_name(args.date, "manifest")
+    except ValueError as err:
+        _fail(str(err))
+    settings = _settings()
+    try:
+        outcome = verify(open_store(settings), args.date)
+        audit.append(settings.audit_log, actor=settings.audit_actor, action="verify", file=manifest,
+                     outcome="ok" if outcome.ok else "error", detail=str(outcome)[:200])
+    except StoreError as err:
+        _fail(str(err))
+    if outcome.ok:
+        print(f"{args.date}: {outcome}")
+        return 0
+    print(f"esg-ratings: error: {args.date}: {outcome}", file=sys.stderr)
+    return 1
 
 
 def _write_atomically(out_dir: Path, name: str, chunks: Iterable[bytes]) -> Path:

@@ -15,12 +15,15 @@ KINDS: dict[str, str] = {
     "errors": "FirmESGErrors_{ymd}.csv",
     "summary": "FirmESGSummary_{ymd}.json",
     "report": "FirmESGReport_{ymd}.html",
+    "parquet": "FirmESGRatings_{ymd}.parquet",
+    "xlsx": "FirmESGRatings_{ymd}.xlsx",
+    "manifest": "FirmESGManifest_{ymd}.json",
 }
 
 _PARTITION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _NAME = re.compile(
-    r"(?P<stem>FirmESGRatings|FirmESGErrors|FirmESGSummary|FirmESGReport)_(?P<ymd>[0-9]{8})"
-    r"\.(?P<ext>csv|json|html)"
+    r"(?P<stem>FirmESGRatings|FirmESGErrors|FirmESGSummary|FirmESGReport|FirmESGManifest)_(?P<ymd>[0-9]{8})"
+    r"\.(?P<ext>csv|json|html|parquet|xlsx)"
 )
 
 
@@ -70,3 +73,8 @@ def partition_of(name: str) -> date:
     """The partition date a valid logical name belongs to (retention uses it)."""
     ymd = validate_logical_name(name).rsplit("_", 1)[1].split(".", 1)[0]
     return date(int(ymd[:4]), int(ymd[4:6]), int(ymd[6:]))
+
+
+def partition_names(partition: str) -> dict[str, str]:
+    """Every logical name of a partition, by kind (the manifest and `files verify` use it)."""
+    return {kind: logical_name(partition, kind) for kind in KINDS}
