@@ -89,10 +89,20 @@ def column_schema(columns: tuple[Column, ...]) -> dict[str, Any]:
     return {"dagster/column_schema": table_schema(columns)}
 
 
-def markdown_table(columns: tuple[Column, ...]) -> str:
-    """The user guide's column table (docs/user-guide.md holds exactly this text)."""
-    lines = ["| # | column | meaning | example |", "|---|---|---|---|"]
-    lines += [f"| {i} | `{c.header}` | {c.meaning} | {c.example} |" for i, c in enumerate(columns, 1)]
+def markdown_table(columns: tuple[Column, ...], numbered: bool = True) -> str:
+    """A column table of the user guide (docs/user-guide.md holds exactly this text)."""
+    if numbered:
+        lines = ["| # | column | meaning | example |", "|---|---|---|---|"]
+        lines += [f"| {i} | `{c.header}` | {c.meaning} | {c.example} |" for i, c in enumerate(columns, 1)]
+    else:
+        lines = ["| column | meaning |", "|---|---|"] + [f"| `{c.header}` | {c.meaning} |" for c in columns]
+    return "\n".join(lines)
+
+
+def parquet_table() -> str:
+    """The Parquet file's typed columns as the user guide lists them."""
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | `{c.type}` | {c.meaning} |" for c in (*RATINGS_COLUMNS, PARTITION_DATE)]
     return "\n".join(lines)
 
 

@@ -171,3 +171,28 @@ def test_rewriting_the_files_alone_withdraws_the_manifest(fresh_day, capfd) -> N
     assert run_day(instance=fresh_day, assets=("daily_summary",)).success
     code, _out, err = run_cli(capfd, "files", "verify", PARTITION)
     assert code == 0, err
+
+
+def _latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict:
+    records = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
+    assert records, asset
+    return dict(records[0].asset_materialization.metadata)
+
+
+def test_each_file_has_its_location_size_and_sha256_in_the_metadata(day) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    _result, instance = day
+    ratings, summary = _latest_metadata(instance, "ratings_csv"), _latest_metadata(instance, "daily_summary")
+    rows = len(parse_csv(read_output(PARTITION, "ratings"))) - 1
+    assert ratings["dagster/row_count"].value == ratings["dagster/partition_row_count"].value == rows == 20
+    for kind, metadata in (("ratings", ratings), ("errors", ratings), ("parquet", ratings), ("xlsx", ratings),
+                           ("summary", summary), ("report", summary), ("manifest", summary)):
+        data = read_output(PARTITION, kind)
+        assert metadata[f"{kind}_file"].value == (MANIFEST if kind == "manifest" else KINDS[kind])
+        assert metadata[f"{kind}_bytes"].value == len(data)
+        assert metadata[f"{kind}_sha256"].value == hashlib.sha256(data).hexdigest()
+        location = Path(metadata[f"{kind}_location"].value)
+        assert location.name == metadata[f"{kind}_file"].value + ".enc" and location.is_file()
+    for asset in ("active_accounts", "esg_ratings"):
+        assert _latest_metadata(instance, asset)["dagster/row_count"].value == 20
