@@ -26,12 +26,10 @@ YMD = PARTITION.replace("-", "")
 def test_new_files_are_kms_objects_under_the_prefix_and_a_warehouse_reads_the_parquet(
     s3_env: S3Env, storage_env: Path, apply_env, capfd: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    s3_settings = {"ESG_STORAGE": "s3", "ESG_S3_BUCKET": s3_env.bucket, "ESG_S3_PREFIX": PREFIX,
+                   "ESG_S3_KMS_KEY_ID": s3_env.kms_key_id, "ESG_S3_ENDPOINT_URL": s3_env.endpoint}
     with SandboxProcess(accounts=12, seed=5, today=PARTITION) as sb:
-        apply_env(fast_job_env(
-            storage_env, sb.env(), ESG_STORAGE="s3", ESG_S3_BUCKET=s3_env.bucket, ESG_S3_PREFIX=PREFIX,
-            ESG_S3_KMS_KEY_ID=s3_env.kms_key_id, ESG_S3_ENDPOINT_URL=s3_env.endpoint,
-            ESG_AUDIT_ACTOR="job", ESG_AUTHORIZED_READERS="job",
-        ))
+        apply_env(fast_job_env(storage_env, sb.env(), ESG_AUDIT_ACTOR="job", ESG_AUTHORIZED_READERS="job", **s3_settings))
         with dg.instance_for_test(temp_dir=str(storage_env)) as instance:
             assert run_day(instance=instance).success
 
