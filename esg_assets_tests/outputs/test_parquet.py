@@ -55,6 +55,14 @@ def test_typed_columns_same_rows_same_order_null_for_na(tmp_path: Path) -> None:
     assert ("ACC-0000004", "N/A") in [(r[0], r[1]) for r in back]
 
 
+@pytest.mark.parametrize("name", ["", '""', ",", "\n", "\r", '"', "a\r\n\r\nb", "x" * 100_000, "\t lead", "N/A,N/A"])
+def test_any_name_comes_back_exactly(name: str, tmp_path: Path) -> None:
+    rows = sample_rows()[:3]
+    rows[1][1] = name
+    _types, back = read_parquet(b"".join(parquet_chunks(rows, "2026-11-27")), tmp_path)
+    assert [r[1] for r in back] == [r[1] for r in rows]
+
+
 def test_rows_keep_their_order_across_row_groups(tmp_path: Path) -> None:
     template = sample_rows()[0]
     rows = [[f"ACC-{i:07d}", f"Name {i}", *template[2:]] for i in range(130_000)]
