@@ -12,8 +12,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from esg_assets.settings import load_storage
 from esg_assets.state.db import httpfs_extension_path
+from esg_assets.storage.store import open_store
 from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
+from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
 from esg_assets_tests.security.conftest import run_cli
 from esg_assets_tests.storage.conftest import S3Env
@@ -46,14 +49,21 @@ def test_new_files_are_kms_objects_under_the_prefix_and_a_warehouse_reads_the_pa
     code, out, err = run_cli(capfd, "files", "verify", PARTITION)
     assert code == 0 and "6 files match" in out, err
 
-    # The user guide's warehouse query, against the same bucket (moto speaks the S3 API).
+    # The user guide's warehouse query, word for word but for the bucket and the credentials
+    # (moto speaks the S3 API on loopback).
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    query = guide.split("```sql\n", 1)[1].split("```", 1)[0]
+    query = query.split("CREATE SECRET esg (TYPE s3, PROVIDER credential_chain);", 1)[1]
+    query = query.replace("s3://firm-esg/esg-ratings/", f"s3://{s3_env.bucket}/{PREFIX}")
     con = duckdb.connect()
     con.execute(f"LOAD '{httpfs_extension_path()}'")
     host = s3_env.endpoint.removeprefix("http://")
     con.execute(f"""CREATE SECRET esg (TYPE s3, KEY_ID 'testing', SECRET 'testing', REGION 'us-east-1',
                     ENDPOINT '{host}', URL_STYLE 'path', USE_SSL false)""")
-    rows = con.execute(f"""SELECT partition_date, count(*), count(overall_score), max(typeof(overall_score))
-                           FROM read_parquet('s3://{s3_env.bucket}/{PREFIX}FirmESGRatings_*.parquet')
-                           GROUP BY partition_date""").fetchall()
-    assert len(rows) == 1 and rows[0][0].isoformat() == PARTITION and rows[0][1] == 12
-    assert rows[0][3] == "DECIMAL(5,2)"
+    rows = con.execute(query).fetchall()
+    failed = sum(1 for r in parse_csv(b"".join(open_store(load_storage()).read(f"FirmESGRatings_{YMD}.csv")))[1:]
+                 if r[9] == "Failed")
+    assert len(rows) == 1 and rows[0][0].isoformat() == PARTITION and rows[0][1] == 12 and rows[0][3] == failed
+    types = con.execute(f"""SELECT DISTINCT typeof(overall_score), typeof(analysis_date)
+                            FROM read_parquet('s3://{s3_env.bucket}/{PREFIX}FirmESGRatings_*.parquet')""").fetchall()
+    assert types == [("DECIMAL(5,2)", "DATE")]
