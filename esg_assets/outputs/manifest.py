@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from esg_assets.state.files_repo import FileEntry
-from esg_assets.storage.errors import StoreNotFoundError
+from esg_assets.storage.errors import StoreIntegrityError, StoreNotFoundError
 from esg_assets.storage.names import partition_names
 from esg_assets.storage.store import Store
 
@@ -83,6 +83,8 @@ def verify(store: Store, partition: str) -> VerifyOutcome:
             size, sha256 = _digest(store, name)
         except StoreNotFoundError:
             return VerifyOutcome(False, checked, f"{name}: listed in the manifest but missing from the store")
+        except StoreIntegrityError as err:
+            return VerifyOutcome(False, checked, f"{name}: {err}")
         if size != entries[name].get("bytes") or sha256 != entries[name].get("sha256"):
             return VerifyOutcome(False, checked, f"{name}: content differs from the manifest "
                                                  f"({size} bytes, sha256 {sha256})")

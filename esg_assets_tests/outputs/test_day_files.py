@@ -149,6 +149,15 @@ def test_files_verify_names_the_first_file_that_differs(fresh_day, capfd) -> Non
     assert (last["action"], last["outcome"]) == ("verify", "error")
 
 
+def test_files_verify_names_a_file_whose_ciphertext_was_altered(fresh_day, capfd) -> None:  # type: ignore[no-untyped-def]
+    path = Path(load_storage().output_dir) / (KINDS["parquet"] + ".enc")
+    blob = bytearray(path.read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    path.write_bytes(bytes(blob))
+    code, _out, err = run_cli(capfd, "files", "verify", PARTITION)
+    assert code == 1 and KINDS["parquet"] in err and err.count("\n") == 1
+
+
 def test_a_targeted_rerun_rewrites_the_manifest(fresh_day, capfd, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     before = json.loads(read_output(PARTITION, "manifest"))
     config = {"ops": {"esg_ratings": {"config": {"account_ids": ["ACC-0000003"]}}}}
