@@ -63,8 +63,14 @@ _ERRORS: tuple[tuple[str, str, str, str], ...] = (
 )
 ERRORS_COLUMNS: tuple[Column, ...] = tuple(Column(*row) for row in _ERRORS)
 
-# esg_ratings is the state database's `ratings` table: one result per active account of the day.
 _BY_NAME = {c.name: c for c in (*RATINGS_COLUMNS, *ERRORS_COLUMNS)}
+# active_accounts is the state database's `accounts` table: the day's list, de-duplicated.
+ACTIVE_ACCOUNTS_COLUMNS: tuple[Column, ...] = (
+    _BY_NAME["account_id"], _BY_NAME["account_name"],
+    Column("updated_at", "updated_at", "VARCHAR",
+           "when the account management system last changed the account, in UTC (`2026-11-10T09:30:00Z`)"),
+)
+# esg_ratings is the state database's `ratings` table: one result per active account of the day.
 ESG_RATINGS_COLUMNS: tuple[Column, ...] = (
     _BY_NAME["account_id"],
     Column("status", "status", "VARCHAR", _BY_NAME["processing_status"].meaning),

@@ -61,6 +61,10 @@ def test_column_schema_of_esg_ratings_describes_the_results_table() -> None:
     assert "carried" in (schema["source"] or "") and all(schema.values())
 
 
+def test_column_schema_of_active_accounts_is_the_day_s_list() -> None:
+    assert [n for n, _, _ in _schema("active_accounts")] == ["account_id", "account_name", "updated_at"]
+
+
 def test_the_user_guide_holds_the_data_dictionary_word_for_word() -> None:
     guide = (REPO / "docs" / "user-guide.md").read_text(encoding="utf-8")
     assert catalog.markdown_table(catalog.RATINGS_COLUMNS) in guide

@@ -14,7 +14,8 @@ from esg_assets.resources.upstream import UpstreamResource
 from esg_assets.state.accounts_repo import replace_accounts
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"}, **catalog.asset_facts(catalog.PERSONAL_DATA))
+@dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"},
+          metadata=catalog.column_schema(catalog.ACTIVE_ACCOUNTS_COLUMNS), **catalog.asset_facts(catalog.PERSONAL_DATA))
 def active_accounts(
     context: dg.AssetExecutionContext, upstream: UpstreamResource, state: StateResource
 ) -> dg.MaterializeResult:
