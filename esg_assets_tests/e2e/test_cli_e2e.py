@@ -51,7 +51,8 @@ def test_materialize_then_files_get(sandbox, tmp_path) -> None:
     store = tmp_path / "home" / "output"
     assert oct(store.stat().st_mode & 0o777) == "0o700"
     names = sorted(p.name for p in store.iterdir())
-    assert names == [f"FirmESGErrors_{ymd}.csv.enc", f"FirmESGRatings_{ymd}.csv.enc",
+    assert names == [f"FirmESGErrors_{ymd}.csv.enc", f"FirmESGManifest_{ymd}.json.enc", f"FirmESGRatings_{ymd}.csv.enc",
+                     f"FirmESGRatings_{ymd}.parquet.enc", f"FirmESGRatings_{ymd}.xlsx.enc",
                      f"FirmESGReport_{ymd}.html.enc", f"FirmESGSummary_{ymd}.json.enc"]
     for p in store.iterdir():
         assert oct(p.stat().st_mode & 0o777) == "0o600"
