@@ -92,7 +92,8 @@ class HttpProtocol(asyncio.Protocol):
         self.closed = False
         self.refused = False  # nothing more is read once a request was refused
         self.paused = False
-        self._fed_in_head = 0
+        self._fed_in_head = 0  # bytes received inside the current head, after the chunk it began in
+        self._began_in_chunk = False
         self._new_message()
 
     # --- httptools callbacks -------------------------------------------------------------
@@ -105,6 +106,8 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._new_message()
+        self._fed_in_head = 0
+        self._began_in_chunk = True
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -153,6 +156,7 @@ class HttpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.refused:
             return
+        self._began_in_chunk = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -165,10 +169,15 @@ class HttpProtocol(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._refuse(refusal(400, f"malformed request: {exc}"))
         else:
-            # A head that never ends is refused before llhttp has a whole header to hand us.
-            self._fed_in_head = self._fed_in_head + len(data) if self._in_head else 0
-            if self._fed_in_head > 2 * MAX_HEAD:
-                self._refuse(refusal(431, "request head too large"))
+            # A head that never ends is refused before llhttp has a whole header to hand us:
+            # count the chunks that arrive wholly inside one head (the one where it began is
+            # not counted, as the bytes before its start are not known).
+            if not self._in_head:
+                self._fed_in_head = 0
+            elif not self._began_in_chunk:
+                self._fed_in_head += len(data)
+                if self._fed_in_head > MAX_HEAD:
+                    self._refuse(refusal(431, "request head too large"))
         if self.task is None:
             self._process()
         elif len(self.queue) > MAX_QUEUED and self.transport is not None and not self.paused:

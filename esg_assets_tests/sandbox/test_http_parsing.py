@@ -136,3 +136,39 @@ def test_upgrade_request_is_answered_then_closed(sb: SandboxProcess) -> None:
     upgrade = b"GET /_sandbox/health HTTP/1.1\r\nHost: sandbox\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
     raw = exchange(sb, upgrade + HEALTH)
     assert statuses(raw) == [200] and b"Connection: close" in raw
+
+
+def test_many_pipelined_requests_split_mid_head_are_all_answered(sb: SandboxProcess) -> None:
+    """Chunk boundaries inside heads (as TCP may cut them) never add up to a false 431."""
+    ok = b"GET /_sandbox/health HTTP/1.1\r\nHost: sandbox\r\nX-Pad: " + b"p" * 40 + b"\r\n\r\n"
+    data = ok * 2999 + HEALTH
+    with socket.create_connection(("127.0.0.1", sb.port), timeout=30) as sock:
+        for start in range(0, len(data), 997):
+            sock.sendall(data[start:start + 997])
+        chunks: list[bytes] = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    assert statuses(b"".join(chunks)) == [200] * 3000
+
+
+def test_a_head_that_never_ends_is_refused(sb: SandboxProcess) -> None:
+    """A header line without end, sent in pieces, gets a 431 once it passes 64 KiB."""
+    with socket.create_connection(("127.0.0.1", sb.port), timeout=30) as sock:
+        sock.sendall(b"GET /_sandbox/health HTTP/1.1\r\nX-Endless: ")
+        answer = b""
+        for _ in range(200):
+            try:
+                sock.sendall(b"a" * 1024)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sock.settimeout(0.01)
+            try:
+                answer += sock.recv(65536)
+            except TimeoutError:
+                continue
+            if answer:
+                break
+        sock.settimeout(10)
+        while b"\r\n\r\n" not in answer and (chunk := sock.recv(65536)):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
