@@ -7,6 +7,7 @@ from esg_assets.assets.common import settings_or_fail
 from esg_assets.assets.ratings import esg_ratings
 from esg_assets.domain.csv_format import ERRORS_HEADER, RATINGS_HEADER, encode_lines
 from esg_assets.domain.rows import error_fields, rating_fields
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource, StoreResource
@@ -14,7 +15,7 @@ from esg_assets.state import report_queries as q
 from esg_assets.storage.names import logical_name
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[esg_ratings], group_name="esg", kinds={"csv"})
+@dg.asset(partitions_def=daily_partitions, deps=[esg_ratings], group_name="esg", kinds={"csv"}, pool=STATE_DB_POOL)
 def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGRatings_YYYYMMDD.csv`: one row per active account, ordered by Account ID, with
     its scores to two decimals, primary focus, Analysis Date and Processing Status; and
