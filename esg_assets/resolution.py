@@ -5,7 +5,7 @@ Driven by the ledger, not by a cursor over runs: a day is looked at for as long 
 alert sent and no resolution, so neither the order in which the sensors tick nor a daemon
 restart can lose a resolution, and the ledger's (partition, `resolved`, channel) rows make it go
 out at most once per channel. A day has recovered when its latest finished ESG run succeeded,
-materialized all four assets, was not ended by the 09:00 window, and (when `failure_threshold`
+materialized all four assets (with the runs it re-executes), was not ended by the 09:00 window, and (when `failure_threshold`
 was alerted) its 5 % check passed. One message resolves every kind alerted for the day: a day
 still above 5 % is not resolved for its `run_failed` alone (one incident, one all-clear).
 """
@@ -47,15 +47,23 @@ def latest_finished_esg_run(instance: dg.DagsterInstance, partition: str) -> dg.
     return next((r for r in records if is_esg_run(r.dagster_run, instance)), None)
 
 
+def materialized_by(instance: dg.DagsterInstance, run: dg.DagsterRun) -> set[dg.AssetKey]:
+    """Assets materialized by `run` and the runs it re-executes (an automatic retry runs only
+    the steps that had not finished: its parents materialized the others)."""
+    keys: set[dg.AssetKey] = set()
+    current: dg.DagsterRun | None = run
+    while current is not None:
+        keys |= {e.dagster_event.asset_key for e in instance.all_logs(current.run_id, of_type=E.ASSET_MATERIALIZATION)
+                 if e.dagster_event is not None}
+        current = instance.get_run_by_id(current.parent_run_id) if current.parent_run_id else None
+    return keys
+
+
 def recovered(instance: dg.DagsterInstance, record: dg.RunRecord, kinds: set[str]) -> bool:
     run_id = record.dagster_run.run_id
     if record.dagster_run.status != S.SUCCESS or end_facts(instance, run_id)["window"]:
         return False
-    materialized = {
-        e.dagster_event.asset_key for e in instance.all_logs(run_id, of_type=E.ASSET_MATERIALIZATION)
-        if e.dagster_event is not None
-    }
-    if not ESG_ASSET_KEYS <= materialized:
+    if not ESG_ASSET_KEYS <= materialized_by(instance, record.dagster_run):
         return False
     if AlertKind.FAILURE_THRESHOLD.value in kinds:
         evaluations = [

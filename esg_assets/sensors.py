@@ -28,7 +28,8 @@ from esg_assets.checks import CALL_FAILURE_CHECK
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resolution import resolutions
 from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
-from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, run_details
+from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, retry_outlook
+from esg_assets.run_records import run_details
 from esg_assets.settings import ConfigError, load_alerts
 
 TZ = ZoneInfo(TIMEZONE)
@@ -71,8 +72,10 @@ def evaluate_run_failed(instance: dg.DagsterInstance, now: datetime, ledger: Ale
             continue
         run, partition = record.dagster_run, alert_partition(record)
         where = f"step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
-        alerts.append(Alert(AlertKind.RUN_FAILED, partition, f"run {run.run_id[:8]} of {partition} failed in {where}",
-                            {**run_details(record), **facts},
+        outlook = retry_outlook(instance, run)
+        alerts.append(Alert(AlertKind.RUN_FAILED, partition,
+                            f"run {run.run_id[:8]} of {partition} failed in {where}; {outlook}",
+                            {**run_details(record), **facts, "retry": outlook},
                             component=(facts["failed_steps"] or run.job_name).split(",")[0]))
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
