@@ -1,11 +1,14 @@
 """What every asset does at its start: read and check the configuration, name its partition."""
 
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 
 import dagster as dg
 
 from esg_assets.settings import ConfigError, Settings, load_settings
+from esg_assets.storage.errors import StoreError
 
 RETRY_NUMBER_TAG = "dagster/retry_number"  # set by the daemon on an automatic retry
 
@@ -35,6 +38,17 @@ def refuse_retry_after_window(context: dg.AssetExecutionContext) -> None:
         text = f"{WINDOW_MARKER}: run {run.parent_run_id[:8]} ended at its run window; not retried automatically"
         context.instance.report_engine_event(text, dagster_run=run)
         raise dg.Failure(description=text, allow_retries=False)
+
+
+@contextmanager
+def storage_failure(context: dg.AssetExecutionContext) -> Iterator[None]:
+    """A storage error (the output file system full or read-only, the store unreachable) fails
+    the step with its one line; the store has already removed its temporary file."""
+    try:
+        yield
+    except StoreError as err:
+        context.log.error(f"storage error: {err}")
+        raise dg.Failure(description=f"storage error: {err}", allow_retries=False) from None
 
 
 def utc_now_text() -> str:

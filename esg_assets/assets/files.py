@@ -3,7 +3,7 @@
 
 import dagster as dg
 
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.common import settings_or_fail, storage_failure
 from esg_assets.assets.ratings import esg_ratings
 from esg_assets.domain.csv_format import ERRORS_HEADER, RATINGS_HEADER, encode_lines
 from esg_assets.domain.rows import error_fields, rating_fields
@@ -23,7 +23,8 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
     settings = settings_or_fail(context)
     partition = context.partition_key
     files = store.open(settings.storage)
-    with observed_step(context, "ratings_csv", settings.storage.log_dir) as log, state.connect(settings.storage) as con:
+    with observed_step(context, "ratings_csv", settings.storage.log_dir) as log, state.connect(settings.storage) as con, \
+            storage_failure(context):
         missing = q.missing_results(con, partition)
         if not q.ratings_completed(con, partition) or missing:
             raise dg.Failure(

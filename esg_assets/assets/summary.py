@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.common import settings_or_fail, storage_failure
 from esg_assets.assets.files import ratings_csv
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
 from esg_assets.jobs import STATE_DB_POOL
@@ -37,7 +37,7 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     partition = context.partition_key
     started = _run_start(context)
     now = datetime.now(timezone.utc)
-    with observed_step(context, "daily_summary", settings.storage.log_dir) as log:
+    with observed_step(context, "daily_summary", settings.storage.log_dir) as log, storage_failure(context):
         summary, report = _summarize(context, state, settings.storage, partition, started, now)
         files = store.open(settings.storage)
         stored = files.write(logical_name(partition, "summary"), [summary_json(summary)])
