@@ -72,10 +72,10 @@ def evaluate_run_failed(instance: dg.DagsterInstance, now: datetime, ledger: Ale
         if facts.pop("window"):
             continue
         run, partition = record.dagster_run, alert_partition(record)
-        where = f"step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
+        where = f"in step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
         outlook = retry_outlook(instance, run)
         alerts.append(Alert(AlertKind.RUN_FAILED, partition,
-                            f"run {run.run_id[:8]} of {partition} failed in {where}; {outlook}",
+                            f"run {run.run_id[:8]} of {partition} failed {where}; {outlook}",
                             {**run_details(record), **facts, "retry": outlook},
                             component=(facts["failed_steps"] or run.job_name).split(",")[0]))
     return _finish(alerts, ledger, channels, new_cursor, **kw)

@@ -118,6 +118,7 @@ def test_run_failed_once_per_channel(instance, channels, ledger_path, smtp_serve
     [alert] = first.alerts
     assert (alert.kind.value, alert.partition) == ("run_failed", "2026-11-20")
     assert alert.details["failed_steps"] == "active_accounts"
+    assert alert.summary.endswith(" failed in step(s) active_accounts; final")  # no daemon retry for it
     assert alert.details["error"] == "RuntimeError: AMS answered 503 three times"
     assert sorted(first.report.sent) == [("esg-ratings/2026-11-20/run_failed", "email"),
                                          ("esg-ratings/2026-11-20/run_failed", "pagerduty")]
