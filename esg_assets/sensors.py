@@ -27,9 +27,12 @@ from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel, RetryPolic
 from esg_assets.alerts import DispatchReport, dispatch
 from esg_assets.alerts.pg_ledger import open_ledger
 from esg_assets.checks import CALL_FAILURE_CHECK
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.partitions import TIMEZONE, chicago_day
+from esg_assets.resolution import resolutions
 from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
-from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, run_details
+from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, retry_outlook
+from esg_assets.run_records import run_details
 from esg_assets.settings import ConfigError, load_alerts
 
 TZ = ZoneInfo(TIMEZONE)
@@ -71,9 +74,11 @@ def evaluate_run_failed(instance: dg.DagsterInstance, now: datetime, ledger: Ale
         if facts.pop("window"):
             continue
         run, partition = record.dagster_run, alert_partition(record)
-        where = f"step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
-        alerts.append(Alert(AlertKind.RUN_FAILED, partition, f"run {run.run_id[:8]} of {partition} failed in {where}",
-                            {**run_details(record), **facts},
+        where = f"in step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
+        outlook = retry_outlook(instance, run)
+        alerts.append(Alert(AlertKind.RUN_FAILED, partition,
+                            f"run {run.run_id[:8]} of {partition} failed {where}; {outlook}",
+                            {**run_details(record), **facts, "retry": outlook},
                             component=(facts["failed_steps"] or run.job_name).split(",")[0]))
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
@@ -174,6 +179,13 @@ def evaluate_failure_threshold(instance: dg.DagsterInstance, now: datetime, ledg
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
 
+def evaluate_resolution(instance: dg.DagsterInstance, now: datetime, ledger: AlertLedger,
+                        channels: Sequence[Channel], *, cursor: str | None = None, **kw) -> Evaluation:
+    """`resolved`: a day with alerts sent whose latest run completed it with the condition gone
+    gets one PagerDuty resolve per kind and one "resolved" e-mail (§8 "Resolution")."""
+    return _finish(resolutions(instance, ledger, now), ledger, channels, cursor, **kw)
+
+
 def _finish(alerts: list[Alert], ledger: AlertLedger, channels: Sequence[Channel], cursor: str | None,
             *, policy: RetryPolicy | None = None, log: object = None) -> Evaluation:
     # Dispatch even with no new alerts: it retries what earlier ticks left pending.
@@ -193,12 +205,25 @@ def _verify() -> str | bool:
     return bundle or True
 
 
+def store_state_db_pool_limit(instance: dg.DagsterInstance, log: object) -> None:
+    """Store the `esg_state_db` pool's one slot if nobody has (docs/operations.md asks for it at
+    install): the run queue applies dagster.yaml's `default_limit` only from its second pass over
+    a pool, so two runs queued before then would both start. A limit already set is left alone."""
+    storage = instance.event_log_storage
+    try:
+        if storage.supports_global_concurrency_limits and STATE_DB_POOL not in storage.get_concurrency_keys():
+            storage.set_concurrency_slots(STATE_DB_POOL, 1)
+    except Exception as err:  # never let this take an alert tick down
+        log.warning(f"could not store the {STATE_DB_POOL} pool limit: {type(err).__name__}: {err}")  # type: ignore[attr-defined]
+
+
 def alert_sensor(name: str, evaluate: Evaluator) -> dg.SensorDefinition:
     """A daemon sensor around `evaluate`, with the real clock, ledger and channels."""
 
     @dg.sensor(name=name, minimum_interval_seconds=MIN_INTERVAL_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING, description=evaluate.__doc__)
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        store_state_db_pool_limit(context.instance, context.log)
         try:
             channels = build_channels(load_alerts(), verify=_verify())
             ledger = open_ledger(context.instance)  # PostgreSQL when the instance is (docs/scaling.md)
@@ -217,5 +242,7 @@ run_failed_sensor = alert_sensor("esg_run_failed_alert", evaluate_run_failed)
 window_exceeded_sensor = alert_sensor("esg_window_exceeded_alert", evaluate_window_exceeded)
 missed_start_sensor = alert_sensor("esg_missed_start_alert", evaluate_missed_start)
 failure_threshold_sensor = alert_sensor("esg_failure_threshold_alert", evaluate_failure_threshold)
+resolution_sensor = alert_sensor("esg_resolution_alert", evaluate_resolution)
 
-ALL_SENSORS = [run_failed_sensor, window_exceeded_sensor, missed_start_sensor, failure_threshold_sensor]
+ALL_SENSORS = [run_failed_sensor, window_exceeded_sensor, missed_start_sensor, failure_threshold_sensor,
+               resolution_sensor]

@@ -43,6 +43,21 @@ CREATE TABLE IF NOT EXISTS alert_delivery (
 """
 
 
+def open_alerts_sql(table: str) -> str:
+    """Alerts sent on at least one channel since `:since`, of days with no resolution yet; one
+    text for both ledgers (SQLite here, PostgreSQL in pg_ledger.py)."""
+    return (f"SELECT DISTINCT partition, kind FROM {table} AS d"
+            " WHERE status = 'sent' AND kind != 'resolved' AND created_at >= :since"
+            f" AND NOT EXISTS (SELECT 1 FROM {table} AS r WHERE r.partition = d.partition AND r.kind = 'resolved')")
+
+
+def group_open_alerts(rows: Sequence[tuple[str, str]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for partition, kind in rows:
+        found.setdefault(partition, set()).add(kind)
+    return found
+
+
 def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
     """`$DAGSTER_HOME/esg_alerts.sqlite`, else beside ESG_STATE_DB (as settings derive paths)."""
     env = os.environ if env is None else env
@@ -173,6 +188,13 @@ class AlertLedger:
         """True when every channel already has a row (pending or sent) for this alert."""
         known = self.status(partition, kind)
         return all(channel in known for channel in channels)
+
+    def open_alerts(self, since: float) -> dict[str, set[str]]:
+        """{partition: kinds} of alerts recorded since `since` (epoch seconds) and sent on at
+        least one channel, for partitions with no resolution recorded yet (§8 "Resolution")."""
+        with self._connect() as con:
+            rows = con.execute(open_alerts_sql("alert_delivery").replace(":since", "?"), (since,)).fetchall()
+        return group_open_alerts(rows)
 
     def rows(self) -> list[dict[str, object]]:
         """Every row, for the runbook's troubleshooting and for tests."""

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from esg_assets.alerts.ledger import _SCHEMA as SQLITE_SCHEMA
-from esg_assets.alerts.ledger import DEFAULT_LEASE_SECONDS, AlertLedger, Delivery, default_ledger_path
+from esg_assets.alerts.ledger import (
+    DEFAULT_LEASE_SECONDS, AlertLedger, Delivery, default_ledger_path, group_open_alerts, open_alerts_sql,
+)
 from esg_assets.alerts.model import Alert
 
 if TYPE_CHECKING:  # only the type: like the rest of esg_assets.alerts, this module runs without Dagster
@@ -108,6 +110,12 @@ class PostgresAlertLedger:
         """True when every channel already has a row (pending or sent) for this alert."""
         known = self.status(partition, kind)
         return all(channel in known for channel in channels)
+
+    def open_alerts(self, since: float) -> dict[str, set[str]]:
+        """{partition: kinds} of alerts sent since `since` on days with no resolution yet."""
+        with self._engine.connect() as con:
+            rows = con.execute(sa.text(open_alerts_sql(TABLE)), {"since": since}).all()
+        return group_open_alerts([(p, k) for p, k in rows])
 
     def rows(self) -> list[dict[str, object]]:
         """Every row, for the runbook's troubleshooting and for tests."""

@@ -5,6 +5,7 @@ import dagster as dg
 
 from esg_assets import catalog
 from esg_assets.assets.common import settings_or_fail
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.ams import AmsListIncomplete
@@ -15,7 +16,7 @@ from esg_assets.state.accounts_repo import replace_accounts
 
 
 @dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"},
-          metadata=catalog.column_schema(catalog.ACTIVE_ACCOUNTS_COLUMNS), **catalog.asset_facts(catalog.PERSONAL_DATA))
+          metadata=catalog.column_schema(catalog.ACTIVE_ACCOUNTS_COLUMNS), **catalog.asset_facts(catalog.PERSONAL_DATA), pool=STATE_DB_POOL)
 def active_accounts(
     context: dg.AssetExecutionContext, upstream: UpstreamResource, state: StateResource
 ) -> dg.MaterializeResult:

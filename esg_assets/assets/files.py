@@ -5,8 +5,9 @@ secure store."""
 import dagster as dg
 
 from esg_assets import catalog
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.common import settings_or_fail, storage_failure
 from esg_assets.assets.ratings import esg_ratings
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.outputs.day_files import write_rating_files
 from esg_assets.partitions import daily_partitions
@@ -17,7 +18,7 @@ from esg_assets.state import report_queries as q
 @dg.asset(
     partitions_def=daily_partitions, deps=[esg_ratings], group_name="esg", kinds={"csv", "parquet", "excel"},
     metadata={**catalog.column_schema(catalog.RATINGS_COLUMNS), "errors_column_schema": catalog.table_schema(catalog.ERRORS_COLUMNS)},
-    **catalog.asset_facts(catalog.PERSONAL_DATA),
+    **catalog.asset_facts(catalog.PERSONAL_DATA), pool=STATE_DB_POOL,
 )
 def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGRatings_YYYYMMDD.csv`: one row per active account, ordered by Account ID, with
@@ -28,7 +29,8 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
     settings = settings_or_fail(context)
     partition = context.partition_key
     files = store.open(settings.storage)
-    with observed_step(context, "ratings_csv", settings.storage.log_dir) as log, state.connect(settings.storage) as con:
+    with observed_step(context, "ratings_csv", settings.storage.log_dir) as log, state.connect(settings.storage) as con, \
+            storage_failure(context):
         missing = q.missing_results(con, partition)
         if not q.ratings_completed(con, partition) or missing:
             raise dg.Failure(

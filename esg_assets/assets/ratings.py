@@ -12,6 +12,7 @@ from esg_assets.assets.common import settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
 from esg_assets.domain.models import AccountResult
 from esg_assets.fetching import fetch_in_batches
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.auth import AuthenticationError
@@ -83,7 +84,7 @@ PREVIOUS_DAY = dg.AssetDep("esg_ratings", partition_mapping=dg.TimeWindowPartiti
 
 
 @dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"},
-          metadata=catalog.column_schema(catalog.ESG_RATINGS_COLUMNS), **catalog.asset_facts(catalog.PERSONAL_IDS))
+          metadata=catalog.column_schema(catalog.ESG_RATINGS_COLUMNS), **catalog.asset_facts(catalog.PERSONAL_IDS), pool=STATE_DB_POOL)
 def esg_ratings(
     context: dg.AssetExecutionContext,
     config: RatingsConfig,

@@ -8,9 +8,10 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.common import settings_or_fail, storage_failure
 from esg_assets.assets.files import ratings_csv
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step, write_metrics
 from esg_assets.outputs.day_files import Written, store_file
 from esg_assets.outputs.manifest import manifest_bytes
@@ -33,7 +34,7 @@ def _run_start(context: dg.AssetExecutionContext) -> datetime:
 
 
 @dg.asset(partitions_def=daily_partitions, deps=[ratings_csv], group_name="esg", kinds={"json", "html"},
-          **catalog.asset_facts(catalog.PERSONAL_IDS))
+          **catalog.asset_facts(catalog.PERSONAL_IDS), pool=STATE_DB_POOL)
 def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGSummary_YYYYMMDD.json` and `FirmESGReport_YYYYMMDD.html`: the day at a glance — accounts processed, success rate,
     average Overall/E/S/G scores, primary-focus distribution and every failed account; plus one
@@ -42,7 +43,7 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     partition = context.partition_key
     started = _run_start(context)
     now = datetime.now(timezone.utc)
-    with observed_step(context, "daily_summary", settings.storage.log_dir) as log:
+    with observed_step(context, "daily_summary", settings.storage.log_dir) as log, storage_failure(context):
         summary, report = _summarize(context, state, settings.storage, partition, started, now)
         files = store.open(settings.storage)
         with state.connect(settings.storage) as con:

@@ -19,6 +19,7 @@ from dagster._core.remote_origin import InProcessCodeLocationOrigin, RemoteJobOr
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from esg_assets import sensors as s
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.alerts import AlertLedger, build_channels
 from esg_assets_tests.alerts.conftest import FAST, PagerDutyStandIn, SmtpServer
 
@@ -117,6 +118,7 @@ def test_run_failed_once_per_channel(instance, channels, ledger_path, smtp_serve
     [alert] = first.alerts
     assert (alert.kind.value, alert.partition) == ("run_failed", "2026-11-20")
     assert alert.details["failed_steps"] == "active_accounts"
+    assert alert.summary.endswith(" failed in step(s) active_accounts; final")  # no daemon retry for it
     assert alert.details["error"] == "RuntimeError: AMS answered 503 three times"
     assert sorted(first.report.sent) == [("esg-ratings/2026-11-20/run_failed", "email"),
                                          ("esg-ratings/2026-11-20/run_failed", "pagerduty")]
@@ -277,6 +279,7 @@ def test_each_real_sensor_runs_once(sensor, instance, sensor_env: Path) -> None:
 
     assert isinstance(result, dg.SensorResult) and not result.run_requests
     assert (sensor_env / "esg_alerts.sqlite").exists()
+    assert instance.event_log_storage.get_concurrency_info(STATE_DB_POOL).slot_count == 1  # run queue pool
     if sensor is s.run_failed_sensor:
         assert AlertLedger(sensor_env / "esg_alerts.sqlite").status("2026-11-20", "run_failed") == {
             "email": "sent", "pagerduty": "sent"}

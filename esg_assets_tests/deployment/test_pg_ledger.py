@@ -97,3 +97,20 @@ def test_a_crashed_senders_lease_expires_and_sent_is_for_good(pg_env: str) -> No
     assert ledger.claim("email") == [] and ledger.record(third.alert, ["email"]) == []
     [row] = ledger.rows()
     assert (row["status"], row["attempts"], row["last_error"]) == ("sent", 3, None)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_open_alerts_lists_sent_unresolved_days_on_both_ledgers(backend: str, pg_env: str, tmp_path: Path) -> None:
+    """The resolution sensor's question ("which days still have an open alert?") gets the same
+    answer from both ledgers: sent alerts only, none of a day already resolved, none too old."""
+    ledger = AlertLedger(tmp_path / "alerts.sqlite") if backend == "sqlite" else PostgresAlertLedger(
+        pg_env.replace("postgresql://", "postgresql+psycopg2://", 1))  # as the deployment file's instance has it
+    since = time.time() - 60
+    for a in (alert("2026-11-20"), alert("2026-11-20", AlertKind.RUN_FAILED), alert("2026-11-21"),
+              alert("2026-11-22"), alert("2026-11-22", AlertKind.RESOLVED)):
+        ledger.record(a, ["email"])
+    for delivery in ledger.claim("email"):
+        if delivery.alert.partition != "2026-11-21":  # 21: still pending, nothing sent yet
+            ledger.mark_sent(delivery.alert, "email", 1)
+    assert ledger.open_alerts(since) == {"2026-11-20": {"failure_threshold", "run_failed"}}
+    assert ledger.open_alerts(time.time() + 60) == {}
