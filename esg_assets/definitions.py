@@ -6,7 +6,7 @@ Loading them does no I/O: settings are read when a run (or sensor tick) starts.
 import dagster as dg
 
 from esg_assets.assets import ALL_ASSETS
-from esg_assets.checks import call_failure_rate_within_5_percent
+from esg_assets.checks import call_failure_rate_within_5_percent, carried_rows_match_api
 from esg_assets.jobs import esg_daily_job
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.resources.upstream import UpstreamResource
@@ -16,7 +16,7 @@ from esg_assets.sensors import ALL_SENSORS
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
-    asset_checks=[call_failure_rate_within_5_percent],
+    asset_checks=[call_failure_rate_within_5_percent, carried_rows_match_api],
     jobs=[esg_daily_job, retention_job],
     schedules=[daily_schedule, retention_schedule],
     sensors=ALL_SENSORS,

@@ -15,7 +15,7 @@ from esg_assets.reporting import render_report
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import StorageSettings
 from esg_assets.state import report_queries as q
-from esg_assets.state import trends
+from esg_assets.state import carry_repo, trends
 from esg_assets.state.history_repo import record_history
 from esg_assets.storage.names import logical_name
 
@@ -71,6 +71,7 @@ def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage:
             failed_accounts=q.failed_accounts(con, partition),
             api={k: api.get(k) or 0 for k in ("requests", "retries", "rate_limited", "token_refreshes")},
             duration_seconds=(now - started).total_seconds(),
+            carry_check=carry_repo.carry_check(con, partition).to_json(),
         )
         record_history(con, summary, run_id=context.run_id, started_at=started, ended_at=now)
         # After the history row, so today's run is the last point of the trends.
