@@ -13,13 +13,14 @@ from esg_assets.resources.upstream import UpstreamResource
 from esg_assets.retention import retention_job, retention_schedule
 from esg_assets.schedules import daily_schedule
 from esg_assets.sensors import ALL_SENSORS
+from esg_assets.sensors_forecast import window_at_risk_sensor
 
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=[call_failure_rate_within_5_percent, carried_rows_match_api],
     jobs=[esg_daily_job, retention_job],
     schedules=[daily_schedule, retention_schedule],
-    sensors=ALL_SENSORS,
+    sensors=[*ALL_SENSORS, window_at_risk_sensor],
     resources={
         "upstream": UpstreamResource(),
         "state": StateResource(),

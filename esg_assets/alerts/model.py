@@ -22,12 +22,13 @@ DetailValue = str | int | float | bool | None
 
 
 class AlertKind(StrEnum):
-    """The four alert kinds of the contract, spelled as they appear in subjects and dedup keys."""
+    """The alert kinds of the contract, spelled as they appear in subjects and dedup keys."""
 
     MISSED_START = "missed_start"
     WINDOW_EXCEEDED = "window_exceeded"
     RUN_FAILED = "run_failed"
     FAILURE_THRESHOLD = "failure_threshold"
+    WINDOW_AT_RISK = "window_at_risk"  # contract 1.1: the forecast passes the window's end
 
 
 # PagerDuty severities: a run that died or overran the window needs someone now ("critical");
@@ -37,6 +38,8 @@ SEVERITY: Mapping[AlertKind, str] = {
     AlertKind.WINDOW_EXCEEDED: "critical",
     AlertKind.MISSED_START: "error",
     AlertKind.FAILURE_THRESHOLD: "error",
+    # The run is still going and may yet make it: someone should look, nobody is woken.
+    AlertKind.WINDOW_AT_RISK: "warning",
 }
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import dagster as dg
 import duckdb
 
-from esg_assets.assets.common import settings_or_fail, utc_now_text
+from esg_assets.assets.common import run_start, settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
 from esg_assets.domain.carry_check import CarryCheck, outcome
 from esg_assets.domain.models import AccountResult
@@ -15,6 +15,7 @@ from esg_assets.domain.plan import DayPlan, Mode, decide_mode, plan_day
 from esg_assets.fetching import fetch_in_batches
 from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
+from esg_assets.progress import ProgressReporter
 from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.esg_api import FeedUnavailable
 from esg_assets.resources.state import StateResource
@@ -116,6 +117,10 @@ def esg_ratings(
                           changes_feed=plan.reason, forced=len(plan.forced), full_refresh=plan.full_refresh,
                           sample=list(plan.sample), oldest_verified_on=plan.oldest_verified_on)
                 progress = {"done": 0}
+                forecast = ProgressReporter(context, log, settings.storage.log_dir.parent / "metrics", to_call=to_call,
+                                            configured_rate=settings.upstream.rate_limit_per_second,
+                                            run_start=run_start(context))
+                forecast(0)
 
                 def commit(batch: list[AccountResult]) -> None:
                     repo.save_results(con, partition, run_id, batch)
@@ -125,7 +130,8 @@ def esg_ratings(
                         log.event("ratings_progress", done=progress["done"], to_call=to_call)
 
                 called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
-                                          stop=clients.stop)
+                                          stop=clients.stop, on_tick=forecast)
+                forecast(called, final=True)
                 counts = clients.counters.snapshot()
         except AuthenticationError as err:
             raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None

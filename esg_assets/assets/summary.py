@@ -6,7 +6,7 @@ from typing import Any
 
 import dagster as dg
 
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.common import run_start, settings_or_fail
 from esg_assets.assets.files import ratings_csv
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
 from esg_assets.observability import observed_step, write_metrics
@@ -20,13 +20,6 @@ from esg_assets.state.history_repo import record_history
 from esg_assets.storage.names import logical_name
 
 
-def _run_start(context: dg.AssetExecutionContext) -> datetime:
-    record = context.instance.get_run_record_by_id(context.run_id)
-    if record is not None and record.start_time is not None:
-        return datetime.fromtimestamp(record.start_time, timezone.utc)
-    return datetime.now(timezone.utc)
-
-
 @dg.asset(partitions_def=daily_partitions, deps=[ratings_csv], group_name="esg", kinds={"json", "html"})
 def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGSummary_YYYYMMDD.json` and `FirmESGReport_YYYYMMDD.html`: the day at a glance — accounts processed, success rate,
@@ -34,7 +27,7 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     job-history row per run for trend analysis."""
     settings = settings_or_fail(context)
     partition = context.partition_key
-    started = _run_start(context)
+    started = run_start(context)
     now = datetime.now(timezone.utc)
     with observed_step(context, "daily_summary", settings.storage.log_dir) as log:
         summary, report = _summarize(context, state, settings.storage, partition, started, now)
