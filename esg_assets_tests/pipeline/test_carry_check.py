@@ -92,3 +92,33 @@ def test_fewer_candidates_than_the_setting_samples_them_all(tmp_path, apply_env)
             summary = json.loads(read_output(DAY2, "summary"))
             assert summary["carry_check"] == {"sampled": 4, "matched": 4, "differed": [], "unverified": []}
             assert (summary["accounts_called"], summary["carried_forward"]) == (5, 0)
+
+
+def test_a_resume_draws_the_same_sample_and_does_not_call_what_was_kept(tmp_path, apply_env) -> None:
+    from esg_assets.settings import load_storage
+    from esg_assets.state.db import connect
+
+    ten = ACCOUNTS[:10]
+    sample = choose_sample(DAY2, ten, 3)
+    with SandboxProcess(accounts=10, seed=9, today=DAY1) as sb:
+        apply_env(fast_job_env(tmp_path / "home", sb.env(), ESG_CARRY_CHECK_SAMPLE="3"))
+        with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
+            assert run_day(DAY1, instance).success
+            sb.advance(days=1)
+            assert run_day(DAY2, instance, assets=("active_accounts",)).success
+            # A first attempt of DAY2 that died after committing its call of sample[0].
+            settings = load_storage()
+            with connect(settings.state_db, settings.encryption_key_bytes) as con:
+                con.execute("INSERT INTO ratings_partitions VALUES (?, '2026-11-21T11:00:00.000000Z', NULL, 'dead')",
+                            [DAY2])
+                con.execute("""INSERT INTO ratings SELECT ?, account_id, status, overall, environmental, social,
+                                      governance, primary_pillar, primary_score, analysis_date, 'called',
+                                      ams_updated_at, 1, NULL, NULL, NULL, last_attempt_at, 'dead', ?
+                               FROM ratings WHERE partition = ? AND account_id = ?""", [DAY2, DAY2, DAY1, sample[0]])
+            mark = sb.next_index()
+            assert run_day(DAY2, instance, assets=("esg_ratings", "ratings_csv", "daily_summary")).success
+            called = {r["account_id"] for r in sb.requests(mark) if r["kind"] == "analysis"}
+            assert called == set(sample[1:])  # the same sample; the kept result is not called again
+            summary = json.loads(read_output(DAY2, "summary"))
+            assert summary["carry_check"] == {"sampled": 3, "matched": 3, "differed": [], "unverified": []}
+            assert (summary["accounts_called"], summary["carried_forward"]) == (3, 7)

@@ -80,3 +80,16 @@ def test_an_unverified_sampled_account_gets_its_row_of_p_back(con) -> None:
         ("Successful", "carried", "2026-11-22", "70")]
     carry_repo.save_check(con, D, {"ACC-1": Outcome.UNVERIFIED})
     assert carry_repo.carry_check(con, D).to_json() == {"sampled": 1, "matched": 0, "differed": [], "unverified": ["ACC-1"]}
+
+
+def test_every_call_of_d_is_verified_on_d(con) -> None:
+    from datetime import UTC, datetime
+
+    from esg_assets.domain.models import AccountResult, EsgAnalysis, Status
+    from esg_assets.state import ratings_repo
+
+    con.execute("INSERT INTO accounts VALUES (?, 'ACC-1', 'n', '2026-01-01T00:00:00Z')", [D])
+    analysis = EsgAnalysis("ACC-1", "2025-06-01", *([None] * 6))  # a months-old analysis
+    ratings_repo.save_results(con, D, "run", [AccountResult("ACC-1", Status.FAILED, analysis, 1, None, 500, "x",
+                                                            datetime(2026, 11, 27, tzinfo=UTC))])
+    assert con.execute("SELECT verified_on FROM ratings").fetchall() == [(D,)]
