@@ -142,7 +142,6 @@ def esg_ratings(
             check, restored = _check(con, plan, run_id)
             called, carried = called - restored, carried + len(check.unverified)
             log.event("carry_check", **check.to_json())
-        if plan.mode is not Mode.RERUN:
             repo.mark_completed(con, partition, utc_now_text())
         repo.finish_run(
             con, partition, run_id, ended_at=utc_now_text(), accounts_called=called,

@@ -30,6 +30,7 @@ TABLE_ROWS = {
     "ratings_runs": "INSERT INTO ratings_runs (partition, run_id, mode, started_at) VALUES (?, 'r1', 'fresh', 'x')",
     "ratings_partitions": "INSERT INTO ratings_partitions (partition, last_run_id) VALUES (?, 'r1')",
     "job_history": "INSERT INTO job_history (partition, run_id) VALUES (?, 'r1')",
+    "carry_checks": "INSERT INTO carry_checks VALUES (?, 'ACC-1', 'matched')",
 }
 
 
