@@ -128,3 +128,23 @@ def test_a_carried_row_whose_source_day_is_gone_stays_unknown_and_is_called(tmp_
     assert verified(con)[("2026-11-22", "A1")] is None  # and so its copy
     assert verified(con)[("2026-11-22", "A2")] == "2026-11-21"
     con.close()
+
+
+def test_a_version_1_database_with_primary_keys_is_migrated_in_one_go(tmp_path: Path) -> None:
+    """Version 1 had PRIMARY KEY (partition, account_id) on accounts and ratings: the copy into
+    the unkeyed tables goes by column name and the new rows get their Verified On."""
+    con = duckdb.connect(str(write_with_old_code(tmp_path)))
+    for table in ("accounts", "ratings"):
+        con.execute(f"CREATE TABLE {table}_keyed AS SELECT * FROM {table}")
+        con.execute(f"DROP TABLE {table}")
+        columns = ", ".join(f"{name} {kind}" for name, kind in con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? ORDER BY column_index",
+            [f"{table}_keyed"]).fetchall())
+        con.execute(f"CREATE TABLE {table} ({columns}, PRIMARY KEY (partition, account_id))")
+        con.execute(f"INSERT INTO {table} SELECT * FROM {table}_keyed")
+        con.execute(f"DROP TABLE {table}_keyed")
+    migrate(con)
+    assert verified(con)[("2026-11-22", "A2")] == "2026-11-21"
+    assert con.execute("""SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'ratings'
+                          AND constraint_type = 'PRIMARY KEY'""").fetchone()[0] == 0
+    con.close()
