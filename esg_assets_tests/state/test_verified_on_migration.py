@@ -5,6 +5,7 @@ this code's `migrate`."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -82,9 +83,21 @@ def write_with_old_code(tmp_path: Path) -> Path:
     return db
 
 
+@pytest.fixture(scope="module")
+def old_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Written once by the old code; each test migrates its own copy."""
+    return write_with_old_code(tmp_path_factory.mktemp("old"))
+
+
+def copy_of(old_db: Path, tmp_path: Path) -> str:
+    target = tmp_path / "copy.duckdb"
+    shutil.copy(old_db, target)
+    return str(target)
+
+
 @pytest.fixture
-def migrated(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(write_with_old_code(tmp_path)))
+def migrated(old_db: Path, tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(copy_of(old_db, tmp_path))
     migrate(con)
     yield con
     con.close()
@@ -119,8 +132,8 @@ def test_migrating_again_changes_nothing(migrated) -> None:
     assert verified(migrated) == before
 
 
-def test_a_carried_row_whose_source_day_is_gone_stays_unknown_and_is_called(tmp_path: Path) -> None:
-    con = duckdb.connect(str(write_with_old_code(tmp_path)))
+def test_a_carried_row_whose_source_day_is_gone_stays_unknown_and_is_called(old_db: Path, tmp_path: Path) -> None:
+    con = duckdb.connect(copy_of(old_db, tmp_path))
     for table in ("ratings", "ratings_partitions", "accounts"):  # as retention removes a day
         con.execute(f"DELETE FROM {table} WHERE partition = '2026-11-20'")
     migrate(con)
@@ -130,10 +143,10 @@ def test_a_carried_row_whose_source_day_is_gone_stays_unknown_and_is_called(tmp_
     con.close()
 
 
-def test_a_version_1_database_with_primary_keys_is_migrated_in_one_go(tmp_path: Path) -> None:
+def test_a_version_1_database_with_primary_keys_is_migrated_in_one_go(old_db: Path, tmp_path: Path) -> None:
     """Version 1 had PRIMARY KEY (partition, account_id) on accounts and ratings: the copy into
     the unkeyed tables goes by column name and the new rows get their Verified On."""
-    con = duckdb.connect(str(write_with_old_code(tmp_path)))
+    con = duckdb.connect(copy_of(old_db, tmp_path))
     for table in ("accounts", "ratings"):
         con.execute(f"CREATE TABLE {table}_keyed AS SELECT * FROM {table}")
         con.execute(f"DROP TABLE {table}")
