@@ -4,6 +4,7 @@ artifacts/bench.json. A benchmark, not a test: it fails only when a run itself f
     python -m bench.run                                  # B1-B4, B3 at 100k and 1M
     python -m bench.run --accounts 20000 --only B1,B4    # a quick, smaller version
     python -m bench.run --skip-1m                        # everything but the 1M run
+    python -m bench.run --only B5 --b5-accounts 20000    # change detection replayed over 30 days
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.b5 import b5
 from bench.infra import ROOT
 from bench.scenarios import Knobs, b1_b2, b3, b4, machine
 
-ALL = ("B1", "B2", "B3", "B4")
+ALL = ("B1", "B2", "B3", "B4", "B5")
 
 
 def _table(results: dict[str, Any]) -> str:
@@ -49,6 +51,8 @@ def _verdicts(results: dict[str, Any], k: Knobs) -> dict[str, Any]:
     if small and big:
         v["B3 RSS 1M <= 1.5 x 100k"] = big["peak_rss_mb"] <= 1.5 * small["peak_rss_mb"]
         v["B3 RSS 1M < 500 MB"] = big["peak_rss_mb"] < 500
+    if "B5" in results:
+        v["B5 average calls per day <= bound"] = results["B5"]["within_bound"]
     return v
 
 
@@ -60,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--latency-ms", type=float, default=20)
     p.add_argument("--naive-sample", type=int, default=500, help="accounts timed in the B4 loop")
-    p.add_argument("--only", default=",".join(ALL), help="comma-separated subset of B1,B2,B3,B4")
+    p.add_argument("--b5-accounts", type=int, default=100_000, help="accounts of B5 (simulated, no HTTP)")
+    p.add_argument("--only", default=",".join(ALL), help="comma-separated subset of B1,B2,B3,B4,B5")
     p.add_argument("--skip-1m", action="store_true", help="B3 at --accounts only")
     p.add_argument("--out", default=str(ROOT / "artifacts" / "bench.json"))
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
@@ -86,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             b1_step = results.get("B1", {}).get("esg_ratings_wall_s")
             results["B4"] = b4(work, k, b1_step)
             print(_table({"B4": results["B4"]}), flush=True)
+        if "B5" in only:
+            results["B5"] = b5(args.b5_accounts)
+            print(_table({"B5": results["B5"]}), flush=True)
     finally:
         results["bench_seconds"] = round(time.monotonic() - started, 1)
         results["targets"] = _verdicts(results, k)

@@ -1,4 +1,5 @@
-"""Asset checks: the 5 % rule on the day's API calls (output-and-behaviour.md §4)."""
+"""Asset checks on esg_ratings: the 5 % rule on the day's API calls (output-and-behaviour.md §4)
+and the carry-forward check (§5b)."""
 
 
 import warnings
@@ -10,7 +11,8 @@ from esg_assets.assets.ratings import esg_ratings
 from esg_assets.domain.summary import call_failure_rate
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource
-from esg_assets.settings import ConfigError, load_storage
+from esg_assets.settings import ConfigError, StorageSettings, load_storage
+from esg_assets.state import carry_repo
 from esg_assets.state import report_queries as q
 
 CALL_FAILURE_CHECK = "call_failure_rate_within_5_percent"
@@ -22,15 +24,18 @@ def threshold_exceeded(rate: Decimal) -> bool:
     return rate > MAX_CALL_FAILURE_RATE
 
 
+def _storage() -> StorageSettings:
+    try:
+        return load_storage()
+    except ConfigError as err:
+        raise dg.Failure(description=f"configuration error: {err}") from None
+
+
 def _call_failure_rate_within_5_percent(
     context: dg.AssetCheckExecutionContext, state: StateResource
 ) -> dg.AssetCheckResult:
     partition = context.partition_key
-    try:
-        settings = load_storage()
-    except ConfigError as err:
-        raise dg.Failure(description=f"configuration error: {err}") from None
-    with state.connect(settings) as con:
+    with state.connect(_storage()) as con:
         figures = q.figures(con, partition)
     failed = figures.status_counts.get("Failed", 0)
     rate = call_failure_rate(failed, figures.accounts_called)
@@ -58,3 +63,37 @@ with warnings.catch_warnings():
         partitions_def=daily_partitions,
         description="Fails (ERROR) when more than 5 % of the accounts called for the day ended Failed.",
     )(_call_failure_rate_within_5_percent)
+
+
+CARRY_CHECK = "carried_rows_match_api"
+
+
+def _carried_rows_match_api(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:
+    """§5b: WARN when a sampled carried row differed from what the API answered that day."""
+    partition = context.partition_key
+    with state.connect(_storage()) as con:
+        check = carry_repo.carry_check(con, partition)
+    return dg.AssetCheckResult(
+        passed=not check.differed,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=check.sentence(),
+        metadata={
+            "partition": partition,
+            "sampled": dg.MetadataValue.int(check.sampled),
+            "matched": dg.MetadataValue.int(check.matched),
+            "differed": dg.MetadataValue.int(len(check.differed)),
+            "differed_accounts": dg.MetadataValue.json(list(check.differed)),
+            "unverified_accounts": dg.MetadataValue.json(list(check.unverified)),
+        },
+    )
+
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.PreviewWarning)
+    carried_rows_match_api = dg.asset_check(
+        asset=esg_ratings,
+        name=CARRY_CHECK,
+        blocking=False,
+        partitions_def=daily_partitions,
+        description="Warns when a carried row re-checked against the API (the day's sample) differed.",
+    )(_carried_rows_match_api)

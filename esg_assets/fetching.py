@@ -50,12 +50,14 @@ def fetch_in_batches(
     batch_size: int = BATCH_SIZE,
     batch_seconds: float = BATCH_SECONDS,
     stop: threading.Event | None = None,
+    on_tick: Callable[[int], None] | None = None,
 ) -> int:
     """Fetch every account; `on_batch` runs in this thread. Returns the number fetched.
 
     An exception in a worker (a critical error such as a refused token) stops new calls,
     commits the results already received, and is raised here; so is an exception raised in this
     thread (an interrupt). `stop` is the event `fetch`'s backoff waits watch (Upstream.stop).
+    `on_tick(done)` runs in this thread at least every `batch_seconds` (the window forecast).
     """
     inbox: queue.Queue[object] = queue.Queue(maxsize=workers * 2)
     results: queue.Queue[object] = queue.Queue()
@@ -107,6 +109,8 @@ def fetch_in_batches(
 
     def flush(force: bool = False) -> None:
         nonlocal batch
+        if on_tick is not None:
+            on_tick(done)
         if batch and (force or len(batch) >= batch_size or time.monotonic() - oldest >= batch_seconds):
             on_batch(batch)
             batch = []

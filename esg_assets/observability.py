@@ -123,7 +123,12 @@ def prometheus_text(summary: dict[str, Any], now: float | None = None) -> str:
 
 
 def write_metrics(metrics_dir: Path, summary: dict[str, Any]) -> Path:
-    """Replace the textfile atomically, so the collector never reads half a file.
+    """The day's figures as the textfile `METRICS_FILE_NAME` (replaced atomically)."""
+    return write_textfile(metrics_dir, METRICS_FILE_NAME, prometheus_text(summary).encode("utf-8"))
+
+
+def write_textfile(metrics_dir: Path, name: str, data: bytes) -> Path:
+    """Replace the textfile `name` atomically, so the collector never reads half a file.
 
     Not `prometheus_client.write_to_textfile`: it leaves the file's mode to the umask, and the
     collector runs as another user. Here a private temporary file (unique per writer, so two runs
@@ -131,9 +136,8 @@ def write_metrics(metrics_dir: Path, summary: dict[str, Any]) -> Path:
     and renamed over the textfile.
     """
     metrics_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = metrics_dir / METRICS_FILE_NAME
-    data = prometheus_text(summary).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=f".{METRICS_FILE_NAME}.", dir=metrics_dir)  # no .prom suffix: never collected
+    path = metrics_dir / name
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=metrics_dir)  # no .prom suffix: never collected
     try:
         with os.fdopen(fd, "wb") as out:
             os.fchmod(out.fileno(), 0o644)  # figures only, no personal data

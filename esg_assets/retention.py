@@ -39,7 +39,7 @@ from esg_assets.storage.store import Store
 
 ACTION = "retention-delete"
 # Every partitioned table of the state DB; order matters only for readability of the counts.
-STATE_TABLES = ("accounts", "ratings", "ratings_runs", "ratings_partitions", "job_history", "output_files")
+STATE_TABLES = ("accounts", "ratings", "ratings_runs", "ratings_partitions", "job_history", "output_files", "carry_checks")
 
 
 @dataclass

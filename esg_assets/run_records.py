@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from esg_assets.checks import CALL_FAILURE_CHECK
+from esg_assets.checks import CALL_FAILURE_CHECK, CARRY_CHECK
 from esg_assets.jobs import DAILY_JOB_NAME, RETENTION_JOB_NAME
 from esg_assets.partitions import chicago_day
 
@@ -21,7 +21,7 @@ ESG_ASSET_KEYS = frozenset(
     dg.AssetKey(n) for n in ("active_accounts", "esg_ratings", "ratings_csv", "daily_summary")
 )
 CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("esg_ratings"), CALL_FAILURE_CHECK)
-ESG_STEP_KEYS = frozenset({k.path[-1] for k in ESG_ASSET_KEYS} | {f"esg_ratings_{CALL_FAILURE_CHECK}"})
+ESG_STEP_KEYS = frozenset({k.path[-1] for k in ESG_ASSET_KEYS} | {f"esg_ratings_{c}" for c in (CALL_FAILURE_CHECK, CARRY_CHECK)})
 # Written on a run we end at 09:00; "maximum runtime" is what run monitoring writes (1.13: "Canceling
 # due to exceeding maximum runtime of N seconds.", then "Exceeded maximum runtime of N seconds.").
 WINDOW_MARKER = "ESG 09:00 America/Chicago window exceeded"

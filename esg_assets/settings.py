@@ -55,6 +55,7 @@ class UpstreamSettings:
     backoff_base_seconds: float
     backoff_max_seconds: float
     max_rating_age_days: int
+    carry_check_sample: int = 20  # ESG_CARRY_CHECK_SAMPLE (§5b); 0 turns the check off
 
     @property
     def verify(self) -> str | bool:
@@ -232,6 +233,7 @@ def load_upstream(env: Mapping[str, str] | None = None) -> UpstreamSettings:
         backoff_base_seconds=backoff_base,
         backoff_max_seconds=max(backoff_max, 0.0),
         max_rating_age_days=int(e.number("ESG_MAX_RATING_AGE_DAYS", 7, integer=True, minimum=0)),
+        carry_check_sample=int(e.number("ESG_CARRY_CHECK_SAMPLE", 20, integer=True, minimum=0)),
     )
 
 

@@ -30,6 +30,9 @@ def fast_job_env(home: Path, upstream: dict[str, str], **extra: str) -> dict[str
         "ESG_API_BACKOFF_MAX_SECONDS": "0.2",
         "ESG_API_TIMEOUT_SECONDS": "1",
         "ESG_API_RATE_LIMIT_PER_SECOND": "500",
+        # Tests that count calls see change detection alone; the carry-forward check's tests
+        # (pipeline/test_carry_check.py) run with the contract's default sample.
+        "ESG_CARRY_CHECK_SAMPLE": "0",
         **upstream,
     }
     env.update(extra)

@@ -28,6 +28,7 @@ def test_defaults() -> None:
     u = s.upstream
     assert (u.rate_limit_per_second, u.max_concurrency, u.timeout_seconds, u.max_attempts) == (50, 16, 10.0, 3)
     assert (u.backoff_base_seconds, u.backoff_max_seconds, u.max_rating_age_days) == (1.0, 30.0, 7)
+    assert u.carry_check_sample == 20
     assert str(s.storage.state_db) == "/tmp/esg-home/esg_state.duckdb"
     assert str(s.storage.output_dir) == "/tmp/esg-home/output"
     assert s.storage.storage == "local" and s.storage.s3_prefix == "esg-ratings/"
@@ -55,6 +56,9 @@ def test_defaults() -> None:
         ("ESG_CA_BUNDLE", "/nonexistent/ca.pem", "ESG_CA_BUNDLE names"),
         ("ESG_SMTP_STARTTLS", "maybe", "ESG_SMTP_STARTTLS must be true or false"),
         ("ESG_STATE_DB_MEMORY_LIMIT", "lots", "ESG_STATE_DB_MEMORY_LIMIT must be a size"),
+        ("ESG_CARRY_CHECK_SAMPLE", "-1", "ESG_CARRY_CHECK_SAMPLE must be at least 0"),
+        ("ESG_CARRY_CHECK_SAMPLE", "twenty", "ESG_CARRY_CHECK_SAMPLE must be an integer"),
+        ("ESG_MAX_RATING_AGE_DAYS", "1.5", "ESG_MAX_RATING_AGE_DAYS must be an integer"),
         ("ESG_PAGERDUTY_EVENTS_URL", "http://pagerduty.example.com/x", "ESG_PAGERDUTY_EVENTS_URL uses plain http://"),
     ],
 )

@@ -24,13 +24,15 @@ DetailValue = str | int | float | bool | None
 class AlertKind(StrEnum):
     """The alert kinds of the contract, spelled as they appear in subjects and dedup keys;
     `resolved` is the one "resolved" message of a recovered day (§8 "Resolution"), whose
-    summary lists the kinds it resolves."""
+    summary lists the kinds it resolves; `window_at_risk` (contract 1.1) warns that the forecast end
+    passes the window."""
 
     MISSED_START = "missed_start"
     WINDOW_EXCEEDED = "window_exceeded"
     RUN_FAILED = "run_failed"
     FAILURE_THRESHOLD = "failure_threshold"
     RESOLVED = "resolved"
+    WINDOW_AT_RISK = "window_at_risk"  # contract 1.1: the forecast passes the window's end
 
 
 # PagerDuty severities: a run that died or overran the window needs someone now ("critical");
@@ -41,6 +43,8 @@ SEVERITY: Mapping[AlertKind, str] = {
     AlertKind.MISSED_START: "error",
     AlertKind.FAILURE_THRESHOLD: "error",
     AlertKind.RESOLVED: "info",
+    # The run is still going and may yet make it: someone should look, nobody is woken.
+    AlertKind.WINDOW_AT_RISK: "warning",
 }
 # The details key of a `resolved` alert naming the kinds it resolves, separated by ", ".
 RESOLVES = "resolves"

@@ -2,23 +2,28 @@
 arrives (change detection §5, resume §6 and targeted reruns §7 of output-and-behaviour.md)."""
 
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import settings_or_fail, utc_now_text
+from esg_assets.assets.common import run_start, settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
+from esg_assets.domain.carry_check import CarryCheck, outcome
 from esg_assets.domain.models import AccountResult
+from esg_assets.domain.plan import DayPlan, Mode, decide_mode, plan_day
 from esg_assets.fetching import fetch_in_batches
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
+from esg_assets.progress import ProgressReporter
 from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.esg_api import FeedUnavailable
 from esg_assets.resources.state import StateResource
 from esg_assets.resources.upstream import Upstream, UpstreamResource
+from esg_assets.settings import UpstreamSettings
+from esg_assets.state import carry_repo
 from esg_assets.state import ratings_repo as repo
 from esg_assets.state.accounts_repo import account_count, unknown_ids
 
@@ -32,50 +37,44 @@ class RatingsConfig(dg.Config):
     full_refresh: bool = False  # ignore change detection and call every account
 
 
-def _fetch_start(since: str | None) -> datetime | None:
-    if since is None:
-        return None
+def _fetch_start(since: str | None) -> datetime:
     return datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
 
 
-def _plan_carry(
-    log: JobLog,
-    con: duckdb.DuckDBPyConnection,
-    clients: Upstream,
-    partition: str,
-    config: RatingsConfig,
-    run_id: str,
-) -> tuple[int, str]:
-    """Carry forward what §5 allows from P; returns (rows carried, feed status)."""
-    previous = repo.previous_completed(con, partition)
-    if config.full_refresh:
-        return 0, "not read (full_refresh)"
-    if previous is None:
-        return 0, "not read (no earlier completed partition)"
-    p_partition, p_started = previous
-    since = _fetch_start(p_started)
-    if since is None:
-        return 0, "not read (earlier partition has no fetch start)"
+def _plan(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig, settings: UpstreamSettings) -> DayPlan:
+    """The facts the plan needs, from the state database."""
+    existing = repo.partition_state(con, partition)
+    mode = decide_mode(existing is not None, existing is not None and existing[1] is not None, config.account_ids)
+    return plan_day(partition, mode, repo.previous_completed(con, partition), account_ids=config.account_ids,
+                    full_refresh=config.full_refresh, max_age_days=settings.max_rating_age_days,
+                    sample_size=settings.carry_check_sample)
+
+
+def _carry(log: JobLog, con: duckdb.DuckDBPyConnection, clients: Upstream, plan: DayPlan, run_id: str) -> tuple[DayPlan, int]:
+    """Read the feed, list the carry candidates, draw the sample, carry the rest (§5, §5b)."""
+    if not plan.carry:
+        return plan, 0
     try:
-        changed = repo.load_feed(con, clients.esg.changed_accounts(since))
+        changed = carry_repo.load_feed(con, clients.esg.changed_accounts(_fetch_start(plan.feed_since)))
     except FeedUnavailable as err:
         log.event("changes_feed_unavailable", level="warning", message=f"{err}; calling every account")
-        return 0, "unavailable"
-    oldest = (date.fromisoformat(partition) - timedelta(days=clients.settings.max_rating_age_days)).isoformat()
-    carried = repo.carry_forward(con, partition, p_partition, oldest, config.account_ids, run_id)
-    log.event("changes_feed_read", since=p_started, previous_partition=p_partition, changed=changed, carried_forward=carried)
-    return carried, "read"
+        return plan.without_feed("unavailable"), 0
+    candidates = carry_repo.find_candidates(con, plan)
+    plan = plan.with_sample(carry_repo.candidate_ids(con))
+    carried = carry_repo.carry_forward(con, plan, run_id)
+    log.event("changes_feed_read", since=plan.feed_since, previous_partition=plan.previous, changed=changed,
+              candidates=candidates, sampled=len(plan.sample), carried_forward=carried)
+    return plan, carried
 
 
-def _mode(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig) -> str:
-    """fresh, resume (the last attempt died) or rerun (named accounts of a completed day)."""
-    existing = repo.partition_state(con, partition)
-    completed = existing is not None and existing[1] is not None
-    if config.account_ids and completed:
-        return "rerun"
-    if existing is not None and not completed:
-        return "resume"
-    return "fresh"
+def _check(con: duckdb.DuckDBPyConnection, plan: DayPlan, run_id: str) -> tuple[CarryCheck, int]:
+    """Judge the sampled calls; unverified accounts get P's row back. Returns the check and
+    how many of this run's called rows became carried again."""
+    verdicts = {a: outcome(p, d) for a, (p, d) in carry_repo.sampled_rows(con, plan).items()}
+    check = CarryCheck.of(verdicts)
+    restored = carry_repo.restore_carried(con, plan, check.unverified, run_id)
+    carry_repo.save_check(con, plan.partition, verdicts)
+    return check, restored
 
 
 # The dependency on its own previous day makes an asset backfill run days in date order, so
@@ -103,24 +102,28 @@ def esg_ratings(
         unknown = unknown_ids(con, partition, config.account_ids)
         if unknown:
             raise dg.Failure(description=f"not active accounts of {partition}: {', '.join(unknown)}", allow_retries=False)
-        mode = _mode(con, partition, config)
+        plan = _plan(con, partition, config, settings.upstream)
+        mode = plan.mode.value
         repo.record_run(con, partition, run_id, mode, utc_now_text())
         kept = 0
-        if mode == "fresh":
+        if plan.mode is Mode.FRESH:
             repo.begin_fresh(con, partition, run_id)
-        elif mode == "resume":
+        elif plan.mode is Mode.RESUME:
             kept = repo.begin_resume(con, partition, run_id, config.account_ids)
 
         try:
             with upstream.open(settings.upstream) as clients:
                 repo.set_fetch_started(con, partition, utc_now_text())
-                carried, feed_status = (0, "not read (targeted rerun)")
-                if mode != "rerun":
-                    carried, feed_status = _plan_carry(log, con, clients, partition, config, run_id)
-                to_call = repo.prepare_calls(con, partition, config.account_ids if mode == "rerun" else None)
+                plan, carried = _carry(log, con, clients, plan, run_id)
+                to_call = repo.prepare_calls(con, partition, plan.calls_exactly)
                 log.event("ratings_plan", mode=mode, to_call=to_call, carried_forward=carried, kept=kept,
-                          changes_feed=feed_status, forced=len(config.account_ids), full_refresh=config.full_refresh)
+                          changes_feed=plan.reason, forced=len(plan.forced), full_refresh=plan.full_refresh,
+                          sample=list(plan.sample), oldest_verified_on=plan.oldest_verified_on)
                 progress = {"done": 0}
+                forecast = ProgressReporter(context, log, settings.storage.log_dir.parent / "metrics", to_call=to_call,
+                                            configured_rate=settings.upstream.rate_limit_per_second,
+                                            run_start=run_start(context))
+                forecast(0)
 
                 def commit(batch: list[AccountResult]) -> None:
                     repo.save_results(con, partition, run_id, batch)
@@ -130,12 +133,18 @@ def esg_ratings(
                         log.event("ratings_progress", done=progress["done"], to_call=to_call)
 
                 called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
-                                          stop=clients.stop)
+                                          stop=clients.stop, on_tick=forecast)
+                forecast(called, final=True)
                 counts = clients.counters.snapshot()
         except AuthenticationError as err:
             raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
 
-        if mode != "rerun":
+        feed_status = plan.reason
+        check = CarryCheck()
+        if plan.mode is not Mode.RERUN:
+            check, restored = _check(con, plan, run_id)
+            called, carried = called - restored, carried + len(check.unverified)
+            log.event("carry_check", **check.to_json())
             repo.mark_completed(con, partition, utc_now_text())
         repo.finish_run(
             con, partition, run_id, ended_at=utc_now_text(), accounts_called=called,
@@ -161,5 +170,7 @@ def esg_ratings(
             "api_rate_limited": dg.MetadataValue.int(counts.rate_limited),
             "api_token_refreshes": dg.MetadataValue.int(counts.token_refreshes),
             "changes_feed": feed_status,
+            "carry_check_sampled": dg.MetadataValue.int(check.sampled),
+            "carry_check_differed": dg.MetadataValue.int(len(check.differed)),
         }
     )

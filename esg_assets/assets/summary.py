@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import settings_or_fail, storage_failure
+from esg_assets.assets.common import run_start, settings_or_fail, storage_failure
 from esg_assets.assets.files import ratings_csv
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
 from esg_assets.jobs import STATE_DB_POOL
@@ -20,17 +20,10 @@ from esg_assets.reporting import render_report
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import StorageSettings
 from esg_assets.state import report_queries as q
-from esg_assets.state import trends
+from esg_assets.state import carry_repo, trends
 from esg_assets.state.files_repo import partition_files
 from esg_assets.state.history_repo import record_history
 from esg_assets.storage.store import Store
-
-
-def _run_start(context: dg.AssetExecutionContext) -> datetime:
-    record = context.instance.get_run_record_by_id(context.run_id)
-    if record is not None and record.start_time is not None:
-        return datetime.fromtimestamp(record.start_time, timezone.utc)
-    return datetime.now(timezone.utc)
 
 
 @dg.asset(partitions_def=daily_partitions, deps=[ratings_csv], group_name="esg", kinds={"json", "html"},
@@ -41,7 +34,7 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     job-history row per run for trend analysis."""
     settings = settings_or_fail(context)
     partition = context.partition_key
-    started = _run_start(context)
+    started = run_start(context)
     now = datetime.now(timezone.utc)
     with observed_step(context, "daily_summary", settings.storage.log_dir) as log, storage_failure(context):
         summary, report = _summarize(context, state, settings.storage, partition, started, now)
@@ -93,6 +86,7 @@ def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage:
             failed_accounts=q.failed_accounts(con, partition),
             api={k: api.get(k) or 0 for k in ("requests", "retries", "rate_limited", "token_refreshes")},
             duration_seconds=(now - started).total_seconds(),
+            carry_check=carry_repo.carry_check(con, partition).to_json(),
         )
         record_history(con, summary, run_id=context.run_id, started_at=started, ended_at=now)
         # After the history row, so today's run is the last point of the trends.

@@ -41,6 +41,7 @@ def build_summary(
     failed_accounts: list[str],
     api: dict[str, int],
     duration_seconds: float,
+    carry_check: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The summary document, keys in the contract's order; numbers as Decimal or int."""
     counts = {s.value: int(status_counts.get(s.value, 0)) for s in Status}
@@ -62,6 +63,7 @@ def build_summary(
             "rate_limited": int(api.get("rate_limited", 0)),
             "token_refreshes": int(api.get("token_refreshes", 0)),
         },
+        "carry_check": dict(carry_check or {"sampled": 0, "matched": 0, "differed": [], "unverified": []}),
         "duration_seconds": round(float(duration_seconds), 1),
     }
 
@@ -76,6 +78,13 @@ def summary_json(summary: dict[str, Any]) -> bytes:
     import json
 
     return (json.dumps(summary, indent=2, ensure_ascii=False, default=_json_default) + "\n").encode("utf-8")
+
+
+def _check(summary: dict[str, Any]) -> str:
+    check = summary.get("carry_check") or {}
+    differed = check.get("differed") or []
+    return f"{check.get('sampled', 0)} / {check.get('matched', 0)} / {len(differed)}" + (
+        f" ({', '.join(differed)})" if differed else "")
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
@@ -102,6 +111,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         + " / ".join(str(focus[p.value]) for p in Pillar)
         + " |",
         f"| API requests / retries / rate limited | {summary['api']['requests']} / {summary['api']['retries']} / {summary['api']['rate_limited']} |",
+        f"| carried rows re-checked / matched / differed | {_check(summary)} |",
         f"| duration (s) | {summary['duration_seconds']} |",
         "",
         f"**Failed accounts ({len(failed)}):** {shown or 'none'}",

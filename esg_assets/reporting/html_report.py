@@ -115,6 +115,7 @@ def render_report(
         f'{figure("generated_at", summary["generated_at"], generated_text(summary["generated_at"]), "inline")}'
         f" · {esc(file_name)}</p></header>",
         headline(summary),
+        sections.carry_check(summary),
         sections.day_charts(summary),
         sections.distributions(score_histograms),
         sections.trends(history, first_day, day or date.today()),

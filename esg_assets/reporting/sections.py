@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from esg_assets.domain.carry_check import CarryCheck
 from esg_assets.reporting.fmt import duration, figure, pct, score
 from esg_assets.reporting.svg import Series, bar_chart, esc, fmt_compact, fmt_count, histogram, line_chart
 
@@ -134,6 +135,10 @@ def trends(history: Sequence[dict[str, Any]], first_day: date, last_day: date) -
         chart("Run duration (minutes)", [series("duration_seconds", "Duration", "#5d4037", scale=60.0)],
               fmt_compact, lambda v: duration(v * 60), y_min=0.0),
         chart("Requests to the ESG API", [series("requests", "Requests", CALLED_COLOUR)], fmt_compact, fmt_count, y_min=0.0),
+        chart("Carried rows that differed from the API (daily check)", [
+            series("carry_check_differed", "Differed", STATUS_COLOURS["Failed"]),
+            series("carry_check_sampled", "Re-checked", "#607d8b", "6 3"),
+        ], fmt_compact, fmt_count, y_min=0.0),
         chart("Accounts carried forward and called", [
             series("carried_forward", "Carried forward", "#607d8b"),
             series("accounts_called", "Called", CALLED_COLOUR, "6 3"),
@@ -147,15 +152,28 @@ def trends(history: Sequence[dict[str, Any]], first_day: date, last_day: date) -
          esc(pct(_dec(r.get("call_failure_rate")))),
          *(esc(score(_dec(r.get(f"avg_{k}")))) for k in SCORE_LABELS),
          esc(duration(r.get("duration_seconds"))), esc(fmt_count(r.get("requests") or 0)),
-         esc(fmt_count(r.get("accounts_called") or 0)), esc(fmt_count(r.get("carried_forward") or 0))]
+         esc(fmt_count(r.get("accounts_called") or 0)), esc(fmt_count(r.get("carried_forward") or 0)),
+         esc(fmt_count(r.get("carry_check_differed") or 0))]
         for d, r in zip(days, history)
     ]
     table = _table(
         ["Date", "Accounts", "Success rate", "Call failure rate", "Avg Overall", "Avg E", "Avg S", "Avg G",
-         "Duration", "Requests", "Called", "Carried forward"],
+         "Duration", "Requests", "Called", "Carried forward", "Check differed"],
         rows, "Job history, latest run of each day", "mini wide history",
     )
     return head + note + f'<div class="cards three">{"".join(charts)}</div>{table}</section>'
+
+
+def carry_check(summary: dict[str, Any]) -> str:
+    """The day's carry-forward check in one sentence (output-and-behaviour.md §5b)."""
+    check = summary.get("carry_check") or {}
+    sentence = CarryCheck(
+        sampled=int(check.get("sampled", 0)), matched=int(check.get("matched", 0)),
+        differed=tuple(check.get("differed") or ()), unverified=tuple(check.get("unverified") or ()),
+    ).sentence()
+    css = "note bad" if check.get("differed") else "note"
+    return ('<section aria-labelledby="h-check"><h2 id="h-check">Carry-forward check</h2>'
+            f'<p class="{css}" data-figure="carry_check">{esc(sentence)}</p></section>')
 
 
 def _dec(value: object) -> Decimal | None:

@@ -28,6 +28,17 @@ def _non_negative(text: str) -> float:
     return value
 
 
+def _age_range(text: str) -> tuple[int, int]:
+    low, sep, high = text.partition("-")
+    try:
+        lo, hi = int(low), int(high if sep else low)
+    except ValueError:
+        raise argparse.ArgumentTypeError("must be DAYS or MIN-MAX, in whole days") from None
+    if lo < 0 or hi < lo:
+        raise argparse.ArgumentTypeError("must be DAYS or MIN-MAX with 0 <= MIN <= MAX")
+    return lo, hi
+
+
 def _add_serve(ssub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     d = Options()
     p = ssub.add_parser("serve", help="run the sandbox upstream server until SIGTERM/SIGINT")
@@ -53,6 +64,9 @@ def _add_serve(ssub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     p.add_argument("--latency-ms", type=_non_negative, default=d.latency_ms,
                    help="added to every ESG analysis answer")
     p.add_argument("--feed-mode", choices=FEED_MODES, default=d.feed_mode)
+    p.add_argument("--analysis-age-days", type=_age_range, default=d.analysis_age_days, metavar="MIN-MAX",
+                   help="age of each account's first analysis, days before today (default 0-2; a real "
+                        "provider: 30-400)")
     p.add_argument("--request-log", default=None, help="append one JSON line per request here")
     p.add_argument("--max-log-entries", type=int, default=d.max_log_entries)
     p.add_argument("--ready-file", default=None, help="write the port here once listening")

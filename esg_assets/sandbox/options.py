@@ -31,6 +31,9 @@ class Options:
     rate_limit: float = 0.0
     latency_ms: float = 0.0
     feed_mode: str = "ok"
+    # Days before `today` of each account's initial analysis (inclusive range, per account by
+    # hash). Real providers keep one analysis for months: "30-400" plays such a provider.
+    analysis_age_days: tuple[int, int] = (0, 2)
     request_log: str | None = None
     max_log_entries: int = 2_000_000
     ready_file: str | None = None

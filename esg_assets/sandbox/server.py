@@ -36,7 +36,7 @@ class Sandbox:
 
     def __init__(self, opts: Options, log_file: IO[str] | None = None) -> None:
         self.opts = opts
-        self.world = World(opts.seed, opts.accounts, opts.today or chicago_today())
+        self.world = World(opts.seed, opts.accounts, opts.today or chicago_today(), opts.analysis_age_days)
         self.behaviours = Behaviours(opts.seed, opts.error_rate, opts.partial_rate)
         self.tokens = TokenStore(opts.client_id, opts.client_secret, opts.token_ttl)
         self.log = RequestLog(opts.max_log_entries, log_file)

@@ -52,8 +52,9 @@ def decode_cursor(prefix: str, cursor: str) -> int:
 class World:
     """Accounts `ACC-0000001`..`ACC-<total>`, of which the non-removed ones are active."""
 
-    def __init__(self, seed: int, accounts: int, today: date) -> None:
+    def __init__(self, seed: int, accounts: int, today: date, analysis_age_days: tuple[int, int] = (0, 2)) -> None:
         self.seed = seed
+        self.analysis_age_days = analysis_age_days
         self.start_today = today
         self.today = today
         self.total = accounts
@@ -130,7 +131,8 @@ class World:
     def analysis_version(self, index: int) -> tuple[int, date]:
         if index in self._analysis:
             return self._analysis[index]
-        return 0, self.start_today - timedelta(days=gen.h64(self.seed, "adate", index) % 3)
+        low, high = self.analysis_age_days
+        return 0, self.start_today - timedelta(days=low + gen.h64(self.seed, "adate", index) % (high - low + 1))
 
     def analysis(self, index: int) -> tuple[gen.Analysis, date]:
         version, day = self.analysis_version(index)

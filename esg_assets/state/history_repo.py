@@ -7,6 +7,8 @@ from typing import Any
 
 import duckdb
 
+from esg_assets.state.trends import HISTORY_COLUMNS
+
 
 def _f(value: Any) -> float | None:
     return None if value is None else float(value)
@@ -17,8 +19,10 @@ def record_history(
 ) -> None:
     """Append (or, for the same run, replace) the run's row."""
     c, avg, api = summary["status_counts"], summary["average_scores"], summary["api"]
+    check = summary.get("carry_check") or {}
+    # By name: a migrated table has its columns in the order they were added (schema.py).
     con.execute(
-        "INSERT OR REPLACE INTO job_history VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT OR REPLACE INTO job_history ({', '.join(HISTORY_COLUMNS)}) VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
         [
             summary["partition"], run_id,
             started_at.strftime("%Y-%m-%dT%H:%M:%SZ"), ended_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -28,5 +32,6 @@ def record_history(
             _f(summary["success_rate"]), _f(summary["call_failure_rate"]),
             _f(avg["overall"]), _f(avg["environmental"]), _f(avg["social"]), _f(avg["governance"]),
             api["requests"], api["retries"], api["rate_limited"], api["token_refreshes"],
+            check.get("sampled", 0), len(check.get("differed") or []),
         ],
     )

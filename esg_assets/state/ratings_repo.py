@@ -1,4 +1,5 @@
-"""Results per account and partition: start of a run, change detection, batch commits.
+"""Results per account and partition: start of a run, batch commits (change detection is
+`domain.plan`, executed by `carry_repo`).
 
 Every write here is idempotent for its partition: a fresh run first deletes the partition's
 results, a resume keeps only results that are final (Successful or Partial), and each batch of
@@ -9,7 +10,7 @@ per (partition, account_id).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import duckdb
 
@@ -97,71 +98,6 @@ def mark_completed(con: duckdb.DuckDBPyConnection, partition: str, instant: str)
     con.execute("UPDATE ratings_partitions SET completed_at = ? WHERE partition = ?", [instant, partition])
 
 
-def load_feed(con: duckdb.DuckDBPyConnection, pages: Iterable[list[str]]) -> int:
-    """Fill the temp table `feed_changed` from the changes feed; raises what the pages raise."""
-    con.execute("CREATE OR REPLACE TEMP TABLE feed_changed (account_id VARCHAR)")
-    for ids in pages:
-        if ids:
-            con.execute("INSERT INTO feed_changed SELECT unnest(?)", [ids])
-    return int(con.execute("SELECT count(DISTINCT account_id) FROM feed_changed").fetchone()[0])
-
-
-CARRY_CHUNK = 100_000  # accounts per statement of carry_forward: bounds its hash joins
-
-
-def carry_forward(
-    con: duckdb.DuckDBPyConnection,
-    partition: str,
-    previous: str,
-    oldest_analysis_date: str,
-    forced: Sequence[str],
-    run_id: str,
-) -> int:
-    """Copy P's row for every account that meets all five conditions of §5 (the feed was read
-    completely into `feed_changed`); the account name always comes from today's list.
-
-    One transaction, one statement per range of CARRY_CHUNK Account IDs: a single statement
-    over all accounts joins two partitions of N rows, whose hash tables outgrow the connection's
-    memory limit at 1M accounts."""
-    before = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0]
-    con.execute("BEGIN TRANSACTION")
-    try:
-        low = ""
-        while True:
-            high = con.execute(
-                """SELECT max(account_id) FROM (SELECT account_id FROM accounts
-                   WHERE partition = ? AND account_id > ? ORDER BY account_id LIMIT ?)""",
-                [partition, low, CARRY_CHUNK],
-            ).fetchone()[0]
-            if high is None:
-                break
-            con.execute(
-                """INSERT INTO ratings
-                   SELECT $1, a.account_id, p.status, p.overall, p.environmental, p.social, p.governance,
-                          p.primary_pillar, p.primary_score, p.analysis_date, 'carried', a.updated_at,
-                          0, NULL, NULL, NULL, p.last_attempt_at, $2
-                   FROM accounts a JOIN ratings p ON p.partition = $3 AND p.account_id = a.account_id
-                        AND p.account_id > $6 AND p.account_id <= $7
-                   WHERE a.partition = $1 AND a.account_id > $6 AND a.account_id <= $7
-                     AND p.status = 'Successful'
-                     AND p.ams_updated_at = a.updated_at
-                     AND p.analysis_date >= $4
-                     AND a.account_id NOT IN (SELECT account_id FROM feed_changed)
-                     AND NOT list_contains($5, a.account_id)
-                     AND a.account_id NOT IN (SELECT account_id FROM ratings
-                                              WHERE partition = $1 AND account_id > $6 AND account_id <= $7)
-                   ORDER BY a.account_id""",
-                [partition, run_id, previous, oldest_analysis_date, list(forced), low, high],
-            )
-            low = high
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    after = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0]
-    return int(after - before)
-
-
 def prepare_calls(con: duckdb.DuckDBPyConnection, partition: str, only: Sequence[str] | None = None) -> int:
     """Fill the temp table `to_call`: the accounts of the partition still without a result
     (or exactly `only`, for a targeted rerun), numbered in Account ID order."""
@@ -242,11 +178,12 @@ def save_results(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, re
             f"""INSERT INTO ratings
                 SELECT ?, f.account_id, f.status, f.overall, f.environmental, f.social, f.governance,
                        f.primary_pillar, f.primary_score, f.analysis_date, 'called', a.updated_at,
-                       f.attempts, f.error_kind, f.http_status, f.error_message, f.last_attempt_at, ?
+                       f.attempts, f.error_kind, f.http_status, f.error_message, f.last_attempt_at, ?, ?
                 FROM (SELECT {unnest}) f
                 JOIN accounts a ON a.partition = ? AND a.account_id = f.account_id
                      AND a.account_id BETWEEN ? AND ?""",
-            [partition, run_id, *columns, partition, low, high],
+            # Verified On of a called row: D itself, also for resumed and rerun calls (§5).
+            [partition, run_id, partition, *columns, partition, low, high],
         )
         con.execute("COMMIT")
     except BaseException:

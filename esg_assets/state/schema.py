@@ -9,13 +9,20 @@ kept by the writers instead (accounts_repo, ratings_repo: delete-then-insert in 
 transaction), and rows are written in partition then account order so DuckDB's zonemaps find a
 partition, or a range of accounts inside it, without an index. Schema version 1 had those
 PRIMARY KEYs; `migrate` rewrites such a database once (see db.py).
+
+Version 3 (contract 1.1) adds each row's Verified On (`ratings.verified_on`, the partition of
+the call that produced it: rule 4 of change detection), the day's carry-forward check
+(`carry_checks`) and the check's figures in `job_history`; `migrate` derives Verified On for
+the rows an older version wrote (`verified_on.backfill`).
 """
 
 from __future__ import annotations
 
 import duckdb
 
-SCHEMA_VERSION = 2
+from esg_assets.state.verified_on import backfill
+
+SCHEMA_VERSION = 3
 # Tables that had PRIMARY KEY (partition, account_id) in version 1.
 UNKEYED_TABLES = ("accounts", "ratings")
 
@@ -45,7 +52,14 @@ SCHEMA = [
         http_status INTEGER,
         error_message VARCHAR,
         last_attempt_at VARCHAR,
-        run_id VARCHAR NOT NULL)""",
+        run_id VARCHAR NOT NULL,
+        verified_on VARCHAR)""",
+    # The carry-forward check of a partition (§5b): one verdict per sampled account, written
+    # by the fresh or resumed run that made the check (a targeted rerun leaves it as it was).
+    """CREATE TABLE IF NOT EXISTS carry_checks (
+        partition VARCHAR NOT NULL,
+        account_id VARCHAR NOT NULL,
+        outcome VARCHAR NOT NULL)""",
     # Where each partition's ratings stand: when fetching began (the changes-feed `since` of
     # the next partition) and whether every account has its result.
     """CREATE TABLE IF NOT EXISTS ratings_partitions (
@@ -91,6 +105,8 @@ SCHEMA = [
         retries INTEGER,
         rate_limited INTEGER,
         token_refreshes INTEGER,
+        carry_check_sampled INTEGER,
+        carry_check_differed INTEGER,
         PRIMARY KEY (partition, run_id))""",
     """CREATE OR REPLACE VIEW job_history_v AS
         SELECT * FROM job_history ORDER BY partition, ended_at""",
@@ -118,23 +134,56 @@ def _keyed(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return bool(row and row[0])
 
 
+_NEW_COLUMNS = (
+    ("ratings", "verified_on", "VARCHAR"),
+    ("job_history", "carry_check_sampled", "INTEGER"),
+    ("job_history", "carry_check_differed", "INTEGER"),
+)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                            "AND table_name = ?", [table]).fetchone()[0])
+
+
+def _add_columns(con: duckdb.DuckDBPyConnection) -> bool:
+    """Add the version-3 columns to tables an older version created; True when `ratings`
+    gained `verified_on` (its rows then need a Verified On)."""
+    added = False
+    for table, column, kind in _NEW_COLUMNS:
+        if not _has_table(con, table):
+            continue
+        present = con.execute(
+            """SELECT count(*) FROM duckdb_columns() WHERE database_name = current_database()
+               AND table_name = ? AND column_name = ?""", [table, column]).fetchone()[0]
+        if not present:
+            con.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            added = added or table == "ratings"
+    return added
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
-    """Bring the open database to SCHEMA_VERSION: create what is missing, and copy a version-1
-    table (with its PRIMARY KEY) into its unkeyed version-2 form, in partition and account
-    order, in one transaction, so a crash leaves either the old layout or the new one."""
+    """Bring the open database to SCHEMA_VERSION: create what is missing, add the version-3
+    columns (and derive each old row's Verified On), and copy a version-1 table (with its
+    PRIMARY KEY) into its unkeyed form, in partition and account order, in one transaction,
+    so a crash leaves either the old layout or the new one."""
     con.execute("BEGIN TRANSACTION")
     try:
         for table in UNKEYED_TABLES:
             if _keyed(con, table):
                 con.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+        # Version 2 -> 3: new columns go last, where CREATE TABLE puts them on a new database.
+        added = _add_columns(con)
         for statement in SCHEMA:
             con.execute(statement)
         for table in UNKEYED_TABLES:
-            if con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-                           "AND table_name = ?", [f"{table}_v1"]).fetchone()[0]:
-                # Same columns in the same order: version 2 only dropped the key.
-                con.execute(f"INSERT INTO {table} SELECT * FROM {table}_v1 ORDER BY partition, account_id")
+            if _has_table(con, f"{table}_v1"):
+                # By name: version 2 dropped the key, version 3 added columns (NULL here).
+                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}_v1 ORDER BY partition, account_id")
                 con.execute(f"DROP TABLE {table}_v1")
+                added = added or table == "ratings"
+        if added:
+            backfill(con)
         version = con.execute("SELECT max(version) FROM schema_meta").fetchone()[0]
         if version is not None and version > SCHEMA_VERSION:
             raise RuntimeError(

@@ -60,7 +60,7 @@ HISTORY_COLUMNS = (
     "partition", "run_id", "started_at", "ended_at", "duration_seconds", "total_accounts",
     "successful", "partial", "failed", "accounts_called", "carried_forward", "success_rate",
     "call_failure_rate", "avg_overall", "avg_environmental", "avg_social", "avg_governance",
-    "requests", "retries", "rate_limited", "token_refreshes",
+    "requests", "retries", "rate_limited", "token_refreshes", "carry_check_sampled", "carry_check_differed",
 )
 _COUNTS = ("total_accounts", "successful", "partial", "failed", "accounts_called", "carried_forward",
            "requests", "retries", "rate_limited", "token_refreshes")

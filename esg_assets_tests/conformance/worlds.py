@@ -191,9 +191,10 @@ DAY1_FAILED = sorted(k for k in DAY1_ERRORS if k.startswith("F-"))
 DAY1_AVERAGES = {"overall": 41.18, "environmental": 44.13, "social": 40.89, "governance": 39.45}
 DAY1_FOCUS = {"Environmental": 7, "Social": 7, "Governance": 6}
 NEW_ROW_TAIL = "88.89,0.13,99.99,100.00,Social,50.01,2026-11-21,Successful"
-# Day 2: called = everything not Successful on day 1, S-upd (updated_at moved), S-feed (in the feed),
-# S-old (analysis 8 days old); the rest is carried forward.
-DAY2_CALLED = sorted(DAY1_ERRORS) + ["S-feed", "S-old", "S-upd"]
+# Day 2: called = everything not Successful on day 1, S-upd (updated_at moved), S-feed (in the feed);
+# the rest is carried forward, S-old too: its analysis is 8 days old, but it was verified by day 1's
+# call (contract 1.1, rule 4 on Verified On).
+DAY2_CALLED = sorted(DAY1_ERRORS) + ["S-feed", "S-upd"]
 
 
 def csv_text(rows: list[str]) -> bytes:

@@ -95,16 +95,24 @@ def test_feed_broken_midway_calls_everyone(two_days) -> None:
     assert len(called(sb, mark)) == 30
 
 
-def test_ratings_older_than_the_age_limit_are_called(two_days, monkeypatch) -> None:
+def test_old_provider_analyses_are_carried_when_verified_recently(two_days) -> None:
+    """Rule 4 (contract 1.1) looks at Verified On, not the provider's Analysis Date."""
     sb, instance = two_days
     sb.advance(days=1)
-    monkeypatch.setenv("ESG_MAX_RATING_AGE_DAYS", "1")
     day1 = rows_by_id(DAY1)
+    assert any(r[8] != "N/A" and r[8] < DAY1 for r in day1.values())  # analyses older than day 1
     mark = sb.next_index()
     assert run_day(DAY2, instance).success
-    too_old = {a for a, r in day1.items() if r[8] != "N/A" and r[8] < "2026-11-20"}
-    assert too_old
-    assert called(sb, mark) == too_old | {"ACC-0000005", "ACC-0000006"}
+    assert called(sb, mark) == {"ACC-0000005", "ACC-0000006"}
+
+
+def test_an_age_limit_of_zero_calls_everyone_verified_before_today(two_days, monkeypatch) -> None:
+    sb, instance = two_days
+    sb.advance(days=1)
+    monkeypatch.setenv("ESG_MAX_RATING_AGE_DAYS", "0")
+    mark = sb.next_index()
+    assert run_day(DAY2, instance).success
+    assert len(called(sb, mark)) == 30
 
 
 def test_full_refresh_calls_everyone(two_days) -> None:

@@ -129,15 +129,16 @@ def test_summary_figures(scripted_run) -> None:
     assert s["api"]["token_refreshes"] == 1
     assert list(s) == ["partition", "generated_at", "total_accounts", "status_counts", "success_rate",
                        "accounts_called", "carried_forward", "call_failure_rate", "average_scores",
-                       "primary_focus_distribution", "failed_accounts", "api", "duration_seconds"]
+                       "primary_focus_distribution", "failed_accounts", "api", "carry_check", "duration_seconds"]
+    assert s["carry_check"] == {"sampled": 0, "matched": 0, "differed": [], "unverified": []}  # a first day
 
 
 def test_the_5_percent_check_failed_and_was_recorded(scripted_run) -> None:
     result = scripted_run["result"]
-    evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 1
-    assert evaluations[0].check_name == "call_failure_rate_within_5_percent"
-    assert evaluations[0].passed is False
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {"call_failure_rate_within_5_percent", "carried_rows_match_api"}
+    assert evaluations["call_failure_rate_within_5_percent"].passed is False
+    assert evaluations["carried_rows_match_api"].passed is True  # nothing carried on a first day
 
 
 def test_clean_run_matches_the_golden_file(tmp_path: Path, apply_env) -> None:

@@ -21,7 +21,7 @@ PARTITION = "2026-11-27"
 SCORES = ("overall", "environmental", "social", "governance")
 DAY_CHARTS = 3  # status, primary focus, called vs carried forward
 HISTOGRAMS = 4
-TRENDS = 6  # averages, success rate, call failure rate, duration, requests, carried forward
+TRENDS = 7  # averages, success rate, call failure rate, duration, requests, carry check, carried forward
 
 
 def make_summary(*, total: int = 100000, partial: int = 201, failed: list[str] | None = None, called: int = 4210,
@@ -58,6 +58,7 @@ def make_history(days: int = 30, end: str = PARTITION) -> list[dict[str, Any]]:
             "accounts_called": 4000 + i, "carried_forward": 96000 - i, "success_rate": 0.995, "call_failure_rate": 0.02 + i / 1000,
             "avg_overall": 61.37, "avg_environmental": 58.02, "avg_social": None if i == 3 else 63.9, "avg_governance": 62.21,
             "requests": 4600 + i, "retries": 300, "rate_limited": 0, "token_refreshes": 1,
+            "carry_check_sampled": 20, "carry_check_differed": 1 if i == 12 else 0,
         })
     return rows
 
@@ -265,3 +266,14 @@ def test_summary_read_back_from_its_json_file_renders_the_same_figures() -> None
     summary = make_summary()
     from_file = json.loads(summary_json(summary))  # floats instead of Decimals, as a tool would pass it
     assert Page(render(from_file)).figures == Page(render(summary)).figures
+
+
+def test_the_carry_forward_check_line_and_its_trend() -> None:
+    summary = make_summary()
+    summary["carry_check"] = {"sampled": 20, "matched": 19, "differed": ["ACC-0004711"], "unverified": []}
+    html = render(summary)
+    text = " ".join(Page(html).text)
+    assert "20 carried rows re-checked against the API: 19 matched, 1 differed: ACC-0004711." in text
+    assert "Carried rows that differed from the API (daily check)" in Page(html).svg_titles
+    assert "Check differed" in text  # the trend's table column
+    assert "No carried rows were re-checked against the API today." in " ".join(Page(render(make_summary())).text)

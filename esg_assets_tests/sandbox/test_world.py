@@ -239,3 +239,19 @@ def test_token_store_expiry_revocation_and_script() -> None:
     assert store.request(basic, b"grant_type=password", 0, 15).status == 400
     store.set_script(["500", "timeout", "ok"])
     assert [store.request(basic, b"grant_type=client_credentials", 0, 15).status for _ in range(3)] == [500, 200, 200]
+
+
+def test_analysis_age_knob_plays_a_provider_keeping_analyses_for_months() -> None:
+    ages = {(TODAY - World(1, 500, TODAY, (30, 400)).analysis(i)[1]).days for i in range(1, 501)}
+    assert min(ages) >= 30 and max(ages) <= 400 and len(ages) > 200
+    assert {(TODAY - World(1, 50, TODAY).analysis(i)[1]).days for i in range(1, 51)} <= {0, 1, 2}  # default
+
+
+def test_a_silent_change_gives_new_values_without_bump_or_feed_entry() -> None:
+    world = World(1, 5, TODAY, (30, 400))
+    before, updated = world.analysis(2), world.account(2)["updated_at"]
+    world.advance({"esg_changed_silently": ["ACC-0000002"]}, NOW)
+    after = world.analysis(2)
+    assert after[0] != before[0] and after[1] == TODAY + timedelta(days=1)
+    assert world.account(2)["updated_at"] == updated
+    assert world.changes_since(NOW - timedelta(days=1))[0] == []

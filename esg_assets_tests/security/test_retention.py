@@ -31,6 +31,7 @@ TABLE_ROWS = {
     "ratings_partitions": "INSERT INTO ratings_partitions (partition, last_run_id) VALUES (?, 'r1')",
     "job_history": "INSERT INTO job_history (partition, run_id) VALUES (?, 'r1')",
     "output_files": "INSERT INTO output_files VALUES (?, 'FirmESGRatings_x.csv', 1, 'ab', 1, 'r1', 'x')",
+    "carry_checks": "INSERT INTO carry_checks VALUES (?, 'ACC-1', 'matched')",
 }
 
 

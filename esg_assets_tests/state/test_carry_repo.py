@@ -1,0 +1,95 @@
+"""The set-based execution of the day's plan (state/carry_repo.py) on a temporary DuckDB: it
+selects exactly the accounts the plan's predicates select, one chunk of IDs at a time, carries
+Verified On, and gives an unverified sampled account its row of P back."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+
+import duckdb
+import pytest
+
+from esg_assets.domain import plan as p
+from esg_assets.domain.carry_check import Outcome, outcome
+from esg_assets.state import carry_repo
+from esg_assets.state.schema import migrate
+
+D, P = "2026-11-27", "2026-11-26"
+ROW = "INSERT INTO ratings VALUES (?, ?, ?, '70', '70', '70', '70', 'Social', '70', '2026-01-01', ?, ?, 1, NULL, NULL, NULL, NULL, 'r', ?)"
+
+
+@pytest.fixture
+def con() -> Iterator[duckdb.DuckDBPyConnection]:
+    c = duckdb.connect(":memory:")
+    migrate(c)
+    yield c
+    c.close()
+
+
+def world(con: duckdb.DuckDBPyConnection, n: int, seed: int) -> tuple[list[p.AccountFacts], list[str]]:
+    """n accounts of D with random facts (some without a row in P), and the feed's IDs."""
+    rnd = random.Random(seed)
+    facts, feed = [], []
+    for i in range(n):
+        a = f"ACC-{i:07d}"
+        updated = rnd.choice(["2026-01-01T00:00:00Z", "2026-11-27T01:00:00Z"])
+        con.execute("INSERT INTO accounts VALUES (?, ?, 'n', ?)", [D, a, updated])
+        in_feed = rnd.random() < 0.1
+        if in_feed:
+            feed.append(a)
+        if rnd.random() < 0.1:
+            facts.append(p.AccountFacts(a, updated, None, None, None, in_feed))
+            continue
+        status = rnd.choice(["Successful"] * 4 + ["Partial", "Failed"])
+        verified = rnd.choice(["2026-11-19", "2026-11-20", "2026-11-26"])
+        con.execute(ROW, [P, a, status, "carried", "2026-01-01T00:00:00Z", verified])
+        facts.append(p.AccountFacts(a, updated, status, "2026-01-01T00:00:00Z", verified, in_feed))
+    return facts, feed
+
+
+def test_the_carry_statement_selects_what_the_predicates_select(con, monkeypatch) -> None:
+    monkeypatch.setattr(carry_repo, "CARRY_CHUNK", 37)  # several chunks of IDs
+    facts, feed = world(con, 400, seed=5)
+    day = p.plan_day(D, p.Mode.FRESH, (P, "2026-11-26T11:00:00.000000Z"), account_ids=["ACC-0000003"],
+                     full_refresh=False, max_age_days=7, sample_size=5)
+    carry_repo.load_feed(con, [feed[:10], feed[10:]])
+    carry_repo.find_candidates(con, day)
+    expected = sorted(f.account_id for f in facts if p.carry_candidate(day, f))
+    assert list(carry_repo.candidate_ids(con, chunk=50)) == expected and 30 < len(expected) < 300
+
+    day = day.with_sample(carry_repo.candidate_ids(con))
+    assert carry_repo.carry_forward(con, day, "run-d") == len(expected) - 5
+    carried = dict(con.execute("SELECT account_id, verified_on FROM ratings WHERE partition = ?", [D]).fetchall())
+    assert sorted(carried) == [a for a in expected if a not in day.sample]
+    by_id = {f.account_id: f for f in facts}
+    assert all(v == by_id[a].previous_verified_on for a, v in carried.items())  # inherited
+
+
+def test_an_unverified_sampled_account_gets_its_row_of_p_back(con) -> None:
+    con.execute("INSERT INTO accounts VALUES (?, 'ACC-1', 'n', '2026-01-01T00:00:00Z')", [D])
+    con.execute(ROW, [P, "ACC-1", "Successful", "called", "2026-01-01T00:00:00Z", "2026-11-22"])
+    con.execute("""INSERT INTO ratings VALUES (?, 'ACC-1', 'Failed', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+                   'called', '2026-01-01T00:00:00Z', 3, 'server_error', 500, 'boom', NULL, 'r', ?)""", [D, D])
+    day = p.plan_day(D, p.Mode.FRESH, (P, "x"), account_ids=[], full_refresh=False, max_age_days=7,
+                     sample_size=1).with_sample(["ACC-1"])
+    rows = carry_repo.sampled_rows(con, day)
+    assert outcome(*rows["ACC-1"]) is Outcome.UNVERIFIED
+    assert carry_repo.restore_carried(con, day, ["ACC-1"], "run-d") == 1
+    assert con.execute("SELECT status, source, verified_on, overall FROM ratings WHERE partition = ?", [D]).fetchall() == [
+        ("Successful", "carried", "2026-11-22", "70")]
+    carry_repo.save_check(con, D, {"ACC-1": Outcome.UNVERIFIED})
+    assert carry_repo.carry_check(con, D).to_json() == {"sampled": 1, "matched": 0, "differed": [], "unverified": ["ACC-1"]}
+
+
+def test_every_call_of_d_is_verified_on_d(con) -> None:
+    from datetime import UTC, datetime
+
+    from esg_assets.domain.models import AccountResult, EsgAnalysis, Status
+    from esg_assets.state import ratings_repo
+
+    con.execute("INSERT INTO accounts VALUES (?, 'ACC-1', 'n', '2026-01-01T00:00:00Z')", [D])
+    analysis = EsgAnalysis("ACC-1", "2025-06-01", *([None] * 6))  # a months-old analysis
+    ratings_repo.save_results(con, D, "run", [AccountResult("ACC-1", Status.FAILED, analysis, 1, None, 500, "x",
+                                                            datetime(2026, 11, 27, tzinfo=UTC))])
+    assert con.execute("SELECT verified_on FROM ratings").fetchall() == [(D,)]
