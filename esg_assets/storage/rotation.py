@@ -99,11 +99,11 @@ def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes) -> str
 
 
 def _open_duckdb() -> duckdb.DuckDBPyConnection:
-    from esg_assets.state.db import httpfs_extension_path  # the state package imports storage
+    from esg_assets.state.db import httpfs_extension_path, sql_string  # the state package imports storage
 
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
                                              "autoload_known_extensions": False})
-    con.execute(f"LOAD '{httpfs_extension_path()}'")
+    con.execute(f"LOAD {sql_string(str(httpfs_extension_path()))}")
     return con
 
 
@@ -111,19 +111,21 @@ def _copy_state_db(path: Path, target: Path, old_master: bytes, new_master: byte
     """`target` = the state DB at `path` re-encrypted with the new state-db key."""
     old_hex = derive_key(old_master, "state-db").hex()
     new_hex = derive_key(new_master, "state-db").hex()
+    from esg_assets.state.db import attach_encrypted, masked  # the state package imports storage
+
     con = _open_duckdb()
     try:
         # Read-write, not READ_ONLY: it takes the lock (no run may write meanwhile) and lets the
         # checkpoint fold any WAL into the file, so no old-key WAL survives next to the new file.
-        con.execute(f"ATTACH '{path}' AS old_db (ENCRYPTION_KEY '{old_hex}')")
+        attach_encrypted(con, path, old_hex, alias="old_db")
         con.execute("CHECKPOINT old_db")
-        con.execute(f"ATTACH '{target}' AS new_db (ENCRYPTION_KEY '{new_hex}')")
+        attach_encrypted(con, target, new_hex, alias="new_db")
         con.execute("COPY FROM DATABASE old_db TO new_db")
         con.execute("CHECKPOINT new_db")
         con.execute("DETACH new_db")
         con.execute("DETACH old_db")
     except duckdb.Error as err:
-        text = str(err).replace(old_hex, "***").replace(new_hex, "***").splitlines()[0]
+        text = masked(err, old_hex, new_hex)
         raise RotationError(f"could not re-encrypt the state database {path}: {text}") from None
     finally:
         con.close()
