@@ -49,7 +49,8 @@ class AmsClient:
             params = {"status": "active", "limit": str(PAGE_LIMIT)}
             if cursor is not None:
                 params["cursor"] = cursor
-            outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep)(
+            outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep,
+                               s.retry_after_max_seconds)(
                 lambda: self._page(url, params)
             )
             if isinstance(outcome, AttemptFailure):

@@ -20,11 +20,12 @@ from esg_assets.domain.models import AttemptFailure, ErrorKind
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import failure_from_exception, make_session, send_get
 from esg_assets.resources.rate_limiter import RateLimiter
-from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
+from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying
 from esg_assets.settings import UpstreamSettings
 
 _EARLY_REFRESH_SECONDS = 60
 _SHORT_LIFETIME_SECONDS = 120
+_POLL_SECONDS = 0.1  # how often a token wait looks at the run's stop events
 
 
 class AuthenticationError(RuntimeError):
@@ -49,13 +50,16 @@ class TokenProvider:
         session: requests.Session,
         settings: UpstreamSettings,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self._session = session
         self._settings = settings
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
+        # Backoff waits of a token fetch release the lock (`_wait_unlocked`); `_fetching` keeps
+        # the other workers waiting for that fetch's token instead of starting their own.
+        self._cond = threading.Condition(self._lock)
+        self._fetching = False
+        self._stops: list[threading.Event] = []
         self._token: str | None = None
         self._valid_until = 0.0
         self._fetches = 0
@@ -72,8 +76,39 @@ class TokenProvider:
             with self._lock:
                 self._listeners.remove(counters)
 
+    @contextmanager
+    def stopping(self, stop: threading.Event) -> Iterator[None]:
+        """While the block runs, `stop` (the step's Upstream.stop) ends every token wait."""
+        with self._lock:
+            self._stops.append(stop)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stops.remove(stop)
+
+    def _check_stopped(self) -> None:
+        if any(stop.is_set() for stop in self._stops):
+            raise RetryStopped
+
+    def _await_fetch_locked(self) -> None:
+        """Another worker is fetching (maybe waiting out a backoff): wait for its token."""
+        while self._fetching:
+            self._check_stopped()
+            self._cond.wait(_POLL_SECONDS)
+
+    def _wait_unlocked(self, seconds: float) -> None:
+        """A backoff wait between token attempts, bounded (see `retrying`), with the lock
+        released, and ended (RetryStopped) as soon as the run stops."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            self._check_stopped()
+            self._cond.wait(min(remaining, _POLL_SECONDS))
+        self._check_stopped()
+
     def token(self) -> str:
         with self._lock:
+            self._await_fetch_locked()
             if self._token is None or self._clock() >= self._valid_until:
                 self._fetch_locked()
             assert self._token is not None
@@ -83,6 +118,7 @@ class TokenProvider:
         """A resource server refused `rejected`: fetch a new token unless another worker
         already did (one revocation costs one token request per process)."""
         with self._lock:
+            self._await_fetch_locked()
             if self._token == rejected or self._token is None:
                 self._fetch_locked()
             assert self._token is not None
@@ -90,9 +126,14 @@ class TokenProvider:
 
     def _fetch_locked(self) -> None:
         s = self._settings
-        outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep)(
-            self._attempt
-        )
+        self._check_stopped()
+        self._fetching = True
+        try:
+            outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._wait_unlocked,
+                               s.retry_after_max_seconds)(self._attempt)
+        finally:
+            self._fetching = False
+            self._cond.notify_all()
         if isinstance(outcome, AttemptFailure):
             raise AuthenticationError(f"no token from the token endpoint: {outcome.message}")
         token, expires_in = outcome

@@ -51,7 +51,7 @@ class EsgApiClient:
 
     def _retrying(self):  # noqa: ANN202 - tenacity's type
         s = self._settings
-        return retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep)
+        return retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep, s.retry_after_max_seconds)
 
     def fetch_analysis(self, account_id: str) -> AccountResult:
         """The account's latest analysis after at most ESG_API_MAX_ATTEMPTS attempts."""
