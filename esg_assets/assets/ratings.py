@@ -14,6 +14,7 @@ from esg_assets.fetching import fetch_in_batches
 from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.auth import AuthenticationError
+from esg_assets.resources.http import TlsVerificationError
 from esg_assets.resources.esg_api import FeedUnavailable
 from esg_assets.resources.state import StateResource
 from esg_assets.resources.upstream import Upstream, UpstreamResource
@@ -129,7 +130,7 @@ def esg_ratings(
                 called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
                                           stop=clients.stop)
                 counts = clients.counters.snapshot()
-        except AuthenticationError as err:
+        except (AuthenticationError, TlsVerificationError) as err:
             raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
 
         if mode != "rerun":

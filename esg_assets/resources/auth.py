@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import requests
 
-from esg_assets.domain.analysis import load_json_exact
 from esg_assets.domain.models import AttemptFailure, ErrorKind
+from esg_assets.domain.pages import InvalidPage, parse_token
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import failure_from_exception, make_session, send_get
 from esg_assets.resources.rate_limiter import RateLimiter
@@ -167,14 +167,9 @@ class TokenProvider:
                 raise AuthenticationError(f"the token endpoint answered HTTP {response.status_code}")
             return failure
         try:
-            doc = load_json_exact(response.content)
-            token = doc["access_token"]
-            expires_in = float(doc["expires_in"])
-            if not isinstance(token, str) or not token or expires_in <= 0:
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
+            return parse_token(response.content)
+        except InvalidPage:
             return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, "token response is not valid", True)
-        return token, expires_in
 
 
 _PROCESS_TOKENS: dict[tuple, TokenProvider] = {}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -53,14 +55,45 @@ def send_get(
     return response
 
 
+class TlsVerificationError(RuntimeError):
+    """An upstream's certificate could not be verified: a critical error of the run (contract
+    1.1 §9), never a Failed row per account, since every call to that host would fail alike and
+    retrying cannot help (the operator must fix the CA bundle or the server)."""
+
+
+def _host_of(err: requests.RequestException) -> str:
+    request = getattr(err, "request", None)
+    parts = urlsplit(getattr(request, "url", None) or "")
+    return f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname or "the upstream")
+
+
+def _is_verification_failure(err: BaseException) -> bool:
+    seen: set[int] = set()
+    chain: list[BaseException | None] = [err]
+    while chain:
+        current = chain.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        chain += [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        chain += [a for a in current.args if isinstance(a, BaseException)]
+    text = str(err)
+    return "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text
+
+
 def failure_from_exception(err: requests.RequestException, timeout: float) -> AttemptFailure:
     """A transport error as a retryable failure; the message names only the error's class,
-    never a URL, header or body that could carry a secret."""
+    never a URL, header or body that could carry a secret. A certificate that cannot be
+    verified raises TlsVerificationError naming the host (the host is configuration, no secret)."""
     if isinstance(err, requests.Timeout):
         which = "connect" if isinstance(err, requests.ConnectTimeout) else "read"
         return AttemptFailure(ErrorKind.TIMEOUT, None, f"{which} timeout after {timeout:g} s", True)
     if isinstance(err, requests.exceptions.SSLError):
-        return AttemptFailure(ErrorKind.CONNECTION, None, "TLS error: certificate verification failed", True)
+        if _is_verification_failure(err):
+            raise TlsVerificationError(f"TLS certificate verification failed for {_host_of(err)}") from None
+        return AttemptFailure(ErrorKind.CONNECTION, None, "TLS error during the handshake", True)
     return AttemptFailure(ErrorKind.CONNECTION, None, f"connection error ({type(err).__name__})", True)
 
 
