@@ -68,7 +68,7 @@ class LocalStore(AuditedStore):
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
-                for sealed in encrypt_stream(self._key, digest.tap(chunks)):
+                for sealed in encrypt_stream(self._key, digest.tap(chunks), name.encode()):
                     handle.write(sealed)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -111,7 +111,7 @@ class LocalStore(AuditedStore):
 
     def _read(self, name: str, handle: BinaryIO) -> Iterator[bytes]:
         with handle:
-            yield from self._audited_read(name, decrypt_stream(self._key, handle))
+            yield from self._audited_read(name, decrypt_stream(self._key, handle, name.encode()))
 
     def exists(self, logical_name: str) -> bool:
         return self._path(self._name(logical_name)).exists()
@@ -125,7 +125,7 @@ class LocalStore(AuditedStore):
         try:
             # Hash what is being deleted so the audit record names the exact content removed.
             with os.fdopen(fd, "rb", buffering=_READ_SIZE) as handle:
-                for _ in digest.tap(decrypt_stream(self._key, handle)):
+                for _ in digest.tap(decrypt_stream(self._key, handle, name.encode())):
                     pass
             sha256: str | None = digest.hexdigest
         except StoreIntegrityError:

@@ -82,13 +82,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes) -> str:
+def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes, name: str) -> str:
     """Write `dst` = `src` under the new key; the plain SHA-256 (audit record) is returned."""
     digest = Digest()
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with open(src, "rb") as source, os.fdopen(fd, "wb") as sink:
-            for sealed in encrypt_stream(new_key, digest.tap(decrypt_stream(old_key, source))):
+            for sealed in encrypt_stream(new_key, digest.tap(decrypt_stream(old_key, source, name.encode())), name.encode()):
                 sink.write(sealed)
             sink.flush()
             os.fsync(sink.fileno())
@@ -191,7 +191,7 @@ class _Rotation:
             if not is_logical_name(name) or src.is_symlink():
                 continue
             try:
-                sha = _reencrypt_file(src, self._new_path(name), old_key, new_key)
+                sha = _reencrypt_file(src, self._new_path(name), old_key, new_key, name)
             except StoreIntegrityError as err:
                 raise StoreIntegrityError(f"{name}: {err}") from None
             prepared.append({"name": name, "sha256": sha})
@@ -221,7 +221,7 @@ class _Rotation:
             probe = self.root / f"{name}{SUFFIX}"
         try:
             with open(probe, "rb") as handle:
-                for _ in decrypt_stream(derive_key(self.new_master, "files"), handle):
+                for _ in decrypt_stream(derive_key(self.new_master, "files"), handle, name.encode()):
                     pass
         except StoreIntegrityError:
             raise RotationError(
