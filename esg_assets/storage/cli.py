@@ -39,6 +39,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     check = audit_sub.add_parser("verify", help="check the audit log's hash chain")
     check.set_defaults(func=audit_verify)
+    fix = audit_sub.add_parser("repair", help="cut a torn last line left by a crash or a full disk (audited)")
+    fix.set_defaults(func=audit_repair)
     show = audit_sub.add_parser("show", help="print audit records, one per line")
     show.add_argument("--since", metavar="YYYY-MM-DD", help="first UTC day to show (inclusive)")
     show.add_argument("--until", metavar="YYYY-MM-DD", help="last UTC day to show (inclusive)")
@@ -127,6 +129,18 @@ def audit_verify(args: argparse.Namespace) -> int:
         return 0
     print(f"esg-ratings: error: {result}", file=sys.stderr)
     return 1
+
+
+def audit_repair(args: argparse.Namespace) -> int:
+    from esg_assets.storage.audit_repair import repair
+    from esg_assets.storage.errors import AuditError
+
+    settings = _settings()
+    try:
+        print(repair(settings.audit_log, settings.audit_actor))
+    except AuditError as err:
+        _fail(str(err))
+    return 0
 
 
 def _day(option: str, value: str | None) -> date | None:
