@@ -3,15 +3,64 @@
 from __future__ import annotations
 
 import ssl
+import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from esg_assets.domain.models import AttemptFailure, ErrorKind
 
 USER_AGENT = "esg-ratings-batch/0.1"
+# No answer of the upstream contract comes near this (an AMS page of 1,000 accounts is ~200 KB):
+# a bigger body is a malformed answer, and is not read into memory.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+_READ_CHUNK = 64 * 1024
+
+
+class ResponseTooSlow(requests.Timeout):
+    """The body kept arriving past the whole-response deadline (a slow drip: each receive
+    within the read timeout, the whole far beyond it)."""
+
+
+class ResponseTooLarge(requests.RequestException):
+    """The body is larger than MAX_BODY_BYTES."""
+
+
+def read_body(response: requests.Response, deadline: float) -> requests.Response:
+    """Read a streamed response's body into `response.content`, by `deadline` (monotonic) and
+    within MAX_BODY_BYTES; raises ResponseTooSlow / ResponseTooLarge (and closes) otherwise."""
+    body = bytearray()
+    raw = response.raw
+    try:
+        # read1: whatever one receive brings (read(n) would wait for n bytes, so a slow drip
+        # would never reach the deadline check).
+        while chunk := raw.read1(_READ_CHUNK, decode_content=True):
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise ResponseTooLarge(f"body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
+            if time.monotonic() > deadline:
+                raise ResponseTooSlow("the whole response took longer than its deadline")
+    except requests.RequestException:  # first: requests' errors are OSErrors too
+        response.close()
+        raise
+    except urllib3.exceptions.ReadTimeoutError as err:
+        response.close()
+        raise requests.exceptions.ReadTimeout(str(err)) from None
+    except (urllib3.exceptions.HTTPError, OSError) as err:
+        response.close()
+        raise requests.exceptions.ConnectionError(type(err).__name__) from None
+    response._content = bytes(body)  # noqa: SLF001 - what requests itself sets after reading
+    response._content_consumed = True  # noqa: SLF001
+    return response
+
+
+def response_deadline(timeout: float) -> float:
+    """The monotonic instant by which a request sent now must be answered in full: the
+    connect timeout plus the read timeout (configuration.md: each ESG_API_TIMEOUT_SECONDS)."""
+    return time.monotonic() + 2 * timeout
 
 
 def make_session(pool_size: int) -> requests.Session:
@@ -49,10 +98,10 @@ def send_get(
     prepared.prepare_headers({**session.headers, **headers})
     prepared.prepare_body(None, None)
     adapter = session.get_adapter(prepared.url)  # type: ignore[arg-type]
-    response = adapter.send(prepared, stream=False, timeout=(timeout, timeout), verify=verify, cert=None, proxies={})
+    deadline = response_deadline(timeout)
+    response = adapter.send(prepared, stream=True, timeout=(timeout, timeout), verify=verify, cert=None, proxies={})
     # Read the body before returning, so the caller's in-flight slot covers the whole exchange.
-    _ = response.content
-    return response
+    return read_body(response, deadline)
 
 
 class TlsVerificationError(RuntimeError):
@@ -87,6 +136,10 @@ def failure_from_exception(err: requests.RequestException, timeout: float) -> At
     """A transport error as a retryable failure; the message names only the error's class,
     never a URL, header or body that could carry a secret. A certificate that cannot be
     verified raises TlsVerificationError naming the host (the host is configuration, no secret)."""
+    if isinstance(err, ResponseTooSlow):
+        return AttemptFailure(ErrorKind.TIMEOUT, None, f"response not complete within {2 * timeout:g} s", True)
+    if isinstance(err, ResponseTooLarge):
+        return AttemptFailure(ErrorKind.INVALID_RESPONSE, None, f"invalid response: {err}", True)
     if isinstance(err, requests.Timeout):
         which = "connect" if isinstance(err, requests.ConnectTimeout) else "read"
         return AttemptFailure(ErrorKind.TIMEOUT, None, f"{which} timeout after {timeout:g} s", True)

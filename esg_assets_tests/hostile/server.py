@@ -25,6 +25,7 @@ class Answer:
     body: bytes = b""
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
+    drip: float = 0.0  # seconds between the body's bytes (a slow-drip answer)
 
 
 # A script: what to answer to the n-th request (0-based) of a kind, given its query.
@@ -130,7 +131,13 @@ class _Handler(BaseHTTPRequestHandler):
         for name, value in answer.headers:
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(answer.body)
+        if not answer.drip:
+            self.wfile.write(answer.body)
+            return
+        for i in range(len(answer.body)):
+            self.wfile.write(answer.body[i:i + 1])
+            self.wfile.flush()
+            time.sleep(answer.drip)
 
     do_GET = _reply  # noqa: N815 - stdlib name
     do_POST = _reply  # noqa: N815 - stdlib name

@@ -104,3 +104,22 @@ def test_a_deeply_nested_feed_page_is_unavailable_not_a_crash() -> None:
     hostile = Hostile(feed=always(Answer(200, b'{"data":' + b"[" * 10_000 + b"]" * 10_000 + b"}")))
     with hostile.running(), clients(hostile) as up, pytest.raises(FeedUnavailable):
         list(up.esg.changed_accounts(datetime(2026, 11, 1, tzinfo=timezone.utc)))
+
+
+def test_a_slow_drip_answer_ends_at_the_whole_response_deadline() -> None:
+    """Each byte comes well within the 0.5 s read timeout; the whole would take 8 s."""
+    import time
+
+    hostile = Hostile(analysis=always(Answer(200, b" " * 40, drip=0.2)))
+    with hostile.running(), clients(hostile, ESG_API_TIMEOUT_SECONDS="0.5", ESG_API_MAX_ATTEMPTS="1") as up:
+        started = time.monotonic()
+        result = up.esg.fetch_analysis("A1")
+    assert time.monotonic() - started < 3
+    assert result.error_kind == ErrorKind.TIMEOUT and "not complete within 1 s" in (result.error_message or "")
+
+
+def test_a_body_above_the_cap_is_an_invalid_answer() -> None:
+    hostile = Hostile(analysis=always(Answer(200, b"{" + b" " * (9 * 1024 * 1024) + b"}")))
+    with hostile.running(), clients(hostile, ESG_API_MAX_ATTEMPTS="1") as up:
+        result = up.esg.fetch_analysis("A1")
+    assert result.error_kind == ErrorKind.INVALID_RESPONSE and "MiB" in (result.error_message or "")
