@@ -8,7 +8,6 @@ files may already have leaked from it and silently tightening it would hide that
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream
 from esg_assets.storage.errors import StoreIntegrityError, StoreNotFoundError, StorePermissionError
 from esg_assets.storage.names import is_logical_name
 from esg_assets.storage.store import AuditedStore, Digest, StoredFile, StoredFileInfo
+from esg_assets.storage.tempfiles import sweep_leftovers, temp_path
 
 SUFFIX = ".enc"
 _READ_SIZE = 1024 * 1024
@@ -62,7 +62,8 @@ class LocalStore(AuditedStore):
     def write(self, logical_name: str, chunks: Iterable[bytes]) -> StoredFile:
         name = self._name(logical_name)
         final = self._path(name)
-        tmp = self.root / f".{name}.{secrets.token_hex(8)}.tmp"
+        sweep_leftovers(self.root)  # encrypted temp files of writers that were killed
+        tmp = temp_path(self.root, name)
         digest = Digest()
         # O_EXCL|O_NOFOLLOW: never write through a planted file or symlink; 0600 from the start.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
