@@ -87,6 +87,23 @@ class JobLog:
         getattr(self._context.log, level)(f"{event} {line}")
 
 
+# Folders the Dagster instance creates under DAGSTER_HOME: run storage (run configs, tags) and
+# event logs name account IDs. A CLI process creates the first of them before it loads this
+# code (and so before the package's umask 077), with mode 0755; each step closes them again.
+_INSTANCE_DIRS = ("history", "schedules", "storage", "compute_logs", "logs")
+
+
+def _private_instance_dirs(instance: dg.DagsterInstance) -> None:
+    root = Path(instance.root_directory)
+    for name in _INSTANCE_DIRS:
+        path = root / name
+        try:
+            if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid():
+                path.chmod(0o700)
+        except OSError:
+            continue  # best effort: a folder we cannot change is documented, never fatal
+
+
 @contextmanager
 def observed_step(
     context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, asset: str, log_dir: Path
@@ -94,6 +111,7 @@ def observed_step(
     """`step_start`, then `step_end` with its duration, or `step_error` with the exception's
     class and one-line message (a critical error of the run)."""
     log = JobLog(context, asset, log_dir)
+    _private_instance_dirs(context.instance)
     started = time.monotonic()
     log.event("step_start")
     try:
