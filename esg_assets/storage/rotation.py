@@ -212,8 +212,11 @@ class _Rotation:
 
     def _check_resume_key(self, plan: dict[str, Any]) -> None:
         """A resumed swap must use the key the new copies were written with: probe one file
-        (its new copy if not yet swapped, else the swapped file)."""
+        (its new copy if not yet swapped, else the swapped file), or, with no local file (none
+        stored yet, or S3), the state DB the same way."""
         if not plan["files"]:
+            if plan["state_db"]:
+                self._check_resume_key_on_state_db()
             return
         name = plan["files"][0]["name"]
         probe = self._new_path(name)
@@ -227,6 +230,20 @@ class _Rotation:
             raise RotationError(
                 "an interrupted rotation must be finished with the same new key it started with"
             ) from None
+
+    def _check_resume_key_on_state_db(self) -> None:
+        from esg_assets.state.db import attach_encrypted  # the state package imports storage
+
+        probe = self.db_new if self.db_new.exists() else self.s.state_db
+        con = _open_duckdb()
+        try:
+            attach_encrypted(con, probe, derive_key(self.new_master, "state-db").hex(), read_only=True, alias="probe")
+        except duckdb.Error:
+            raise RotationError(
+                "an interrupted rotation must be finished with the same new key it started with"
+            ) from None
+        finally:
+            con.close()
 
     def _swap(self, plan: dict[str, Any], resumed: bool) -> RotationReport:
         if resumed:
