@@ -183,7 +183,7 @@ def shared_token_provider(settings: UpstreamSettings) -> TokenProvider:
     use, with its own small session, and kept for the life of the process)."""
     key = (settings.token_url, settings.client_id, settings.client_secret, settings.ca_bundle,
            settings.timeout_seconds, settings.max_attempts, settings.backoff_base_seconds,
-           settings.backoff_max_seconds)
+           settings.backoff_max_seconds, settings.retry_after_max_seconds)
     with _PROCESS_TOKENS_LOCK:
         provider = _PROCESS_TOKENS.get(key)
         if provider is None:
