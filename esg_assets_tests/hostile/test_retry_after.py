@@ -98,3 +98,16 @@ def test_ams_waits_end_when_the_run_stops() -> None:
     with hostile.running(), clients(hostile) as up:
         outcomes = _stopped_within(up, [lambda: list(up.ams.active_account_pages())], 2.0)
     assert isinstance(outcomes[0], RetryStopped), outcomes
+
+
+def test_a_feed_retry_after_above_the_ceiling_makes_the_feed_unavailable_at_once() -> None:
+    from datetime import datetime, timezone
+
+    from esg_assets.resources.esg_api import FeedUnavailable
+
+    hostile = Hostile(feed=always(Answer(429, b"{}", (("Retry-After", "3600"),))))
+    with hostile.running(), clients(hostile) as up:
+        started = time.monotonic()
+        with pytest.raises(FeedUnavailable, match="could not be read completely"):
+            list(up.esg.changed_accounts(datetime(2026, 11, 1, tzinfo=timezone.utc)))
+    assert time.monotonic() - started < 5 and hostile.count("feed") == 1
