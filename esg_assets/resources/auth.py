@@ -18,7 +18,7 @@ import requests
 from esg_assets.domain.models import AttemptFailure, ErrorKind
 from esg_assets.domain.pages import InvalidPage, parse_token
 from esg_assets.resources.counters import ApiCounters
-from esg_assets.resources.http import failure_from_exception, make_session, read_body, response_deadline, send_get
+from esg_assets.resources.http import failure_from_exception, make_session, send_get, send_post_form
 from esg_assets.resources.rate_limiter import RateLimiter
 from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying
 from esg_assets.settings import UpstreamSettings
@@ -147,16 +147,8 @@ class TokenProvider:
     def _attempt(self) -> tuple[str, float] | AttemptFailure:
         s = self._settings
         try:
-            deadline = response_deadline(s.timeout_seconds)
-            response = read_body(self._session.post(
-                s.token_url,
-                data={"grant_type": "client_credentials"},
-                auth=(s.client_id.value, s.client_secret.value),
-                timeout=(s.timeout_seconds, s.timeout_seconds),
-                verify=s.verify,
-                allow_redirects=False,
-                stream=True,
-            ), deadline)
+            response = send_post_form(self._session, s.token_url, {"grant_type": "client_credentials"},
+                                      (s.client_id.value, s.client_secret.value), s.timeout_seconds, s.verify)
         except requests.RequestException as err:
             return failure_from_exception(err, s.timeout_seconds)
         if response.status_code in (400, 401):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
@@ -12,6 +12,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 
 from esg_assets.domain.models import AttemptFailure, ErrorKind
+from esg_assets.resources.deadline import POOL_CLASSES, past_deadline, whole_response
 
 USER_AGENT = "esg-ratings-batch/0.1"
 # No answer of the upstream contract comes near this (an AMS page of 1,000 accounts is ~200 KB):
@@ -45,12 +46,16 @@ def read_body(response: requests.Response, deadline: float) -> requests.Response
                 raise ResponseTooSlow("the whole response took longer than its deadline")
     except requests.RequestException:  # first: requests' errors are OSErrors too
         response.close()
+        if past_deadline():
+            raise ResponseTooSlow("the whole response took longer than its deadline") from None
         raise
     except urllib3.exceptions.ReadTimeoutError as err:
         response.close()
         raise requests.exceptions.ReadTimeout(str(err)) from None
     except (urllib3.exceptions.HTTPError, OSError) as err:
         response.close()
+        if past_deadline():
+            raise ResponseTooSlow("the whole response took longer than its deadline") from None
         raise requests.exceptions.ConnectionError(type(err).__name__) from None
     response._content = bytes(body)  # noqa: SLF001 - what requests itself sets after reading
     response._content_consumed = True  # noqa: SLF001
@@ -63,13 +68,21 @@ def response_deadline(timeout: float) -> float:
     return time.monotonic() + 2 * timeout
 
 
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose connections honour `deadline.whole_response`."""
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+        self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
+
+
 def make_session(pool_size: int) -> requests.Session:
     """A session whose connection pool fits every worker, with no automatic retries
     (the retry policy lives in `retry.py`) and no proxies or .netrc taken from the environment
     that could leak credentials."""
     session = requests.Session()
     session.trust_env = False
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    adapter = _DeadlineAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
@@ -98,10 +111,38 @@ def send_get(
     prepared.prepare_headers({**session.headers, **headers})
     prepared.prepare_body(None, None)
     adapter = session.get_adapter(prepared.url)  # type: ignore[arg-type]
-    deadline = response_deadline(timeout)
-    response = adapter.send(prepared, stream=True, timeout=(timeout, timeout), verify=verify, cert=None, proxies={})
     # Read the body before returning, so the caller's in-flight slot covers the whole exchange.
-    return read_body(response, deadline)
+    return _within_deadline(timeout, lambda: adapter.send(
+        prepared, stream=True, timeout=(timeout, timeout), verify=verify, cert=None, proxies={}))
+
+
+def send_post_form(
+    session: requests.Session, url: str, data: Mapping[str, str], auth: tuple[str, str], timeout: float,
+    verify: str | bool,
+) -> requests.Response:
+    """POST a form (the token endpoint) with the same whole-response deadline and body cap."""
+    return _within_deadline(timeout, lambda: session.post(
+        url, data=data, auth=auth, timeout=(timeout, timeout), verify=verify, allow_redirects=False, stream=True))
+
+
+def _within_deadline(timeout: float, send: Callable[[], requests.Response]) -> requests.Response:
+    """`send()` and read its body, all by the whole-response deadline (connect + read timeout):
+    the watchdog (deadline.py) cuts a connection still waiting for its headers then."""
+    deadline = response_deadline(timeout)
+    with whole_response(deadline):
+        try:
+            response = send()
+        except requests.ConnectionError:
+            if time.monotonic() >= deadline:
+                raise ResponseTooSlow("the whole response took longer than its deadline") from None
+            raise
+        response = read_body(response, deadline)
+    # Past the deadline, the watchdog may have cut the headers short: http.client then takes
+    # the end of the stream for the end of the headers and hands back a truncated answer.
+    if time.monotonic() >= deadline:
+        response.close()
+        raise ResponseTooSlow("the whole response took longer than its deadline")
+    return response
 
 
 class TlsVerificationError(RuntimeError):

@@ -26,6 +26,7 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
     delay: float = 0.0
     drip: float = 0.0  # seconds between the body's bytes (a slow-drip answer)
+    header_drip: float = 0.0  # seconds between the bytes of the status line and headers
 
 
 # A script: what to answer to the n-th request (0-based) of a kind, given its query.
@@ -125,6 +126,15 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.state.answer(self._kind(), parse_qs(urlsplit(self.path).query))
         if answer.delay:
             time.sleep(answer.delay)
+        if answer.header_drip:
+            head = f"HTTP/1.1 {answer.status} X\r\nContent-Length: {len(answer.body)}\r\n" + "".join(
+                f"X-Pad-{i}: {'p' * 40}\r\n" for i in range(50)) + "\r\n"
+            for byte in head.encode():
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(answer.header_drip)
+            self.wfile.write(answer.body)
+            return
         self.send_response(answer.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer.body)))

@@ -123,3 +123,24 @@ def test_a_body_above_the_cap_is_an_invalid_answer() -> None:
     with hostile.running(), clients(hostile, ESG_API_MAX_ATTEMPTS="1") as up:
         result = up.esg.fetch_analysis("A1")
     assert result.error_kind == ErrorKind.INVALID_RESPONSE and "MiB" in (result.error_message or "")
+
+
+@pytest.mark.parametrize("kind", ["analysis", "token"])
+def test_dripped_headers_end_at_the_whole_response_deadline(kind: str) -> None:
+    """Status line and headers one byte every 0.05 s (each receive well within the read
+    timeout; the whole would take minutes): cut at connect + read timeout."""
+    import time
+
+    from esg_assets.resources.auth import AuthenticationError
+
+    dripping = always(Answer(200, b"{}", header_drip=0.05))
+    hostile = Hostile(analysis=dripping) if kind == "analysis" else Hostile(token=dripping)
+    with hostile.running(), clients(hostile, ESG_API_TIMEOUT_SECONDS="0.5", ESG_API_MAX_ATTEMPTS="1") as up:
+        started = time.monotonic()
+        if kind == "analysis":
+            result = up.esg.fetch_analysis("A1")
+            assert result.error_kind == ErrorKind.TIMEOUT and "not complete within 1 s" in (result.error_message or "")
+        else:
+            with pytest.raises(AuthenticationError, match="not complete within 1 s"):
+                up.esg.fetch_analysis("A1")
+    assert time.monotonic() - started < 3
