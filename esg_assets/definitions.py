@@ -4,6 +4,7 @@ Loading them does no I/O: settings are read when a run (or sensor tick) starts.
 """
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
 
 from esg_assets.assets import ALL_ASSETS
 from esg_assets.checks import call_failure_rate_within_5_percent
@@ -14,6 +15,9 @@ from esg_assets.retention import retention_job, retention_schedule
 from esg_assets.schedules import daily_schedule
 from esg_assets.sensors import ALL_SENSORS
 
+# The S3 client of the store (S3 mode); a top-level resource too, so the UI lists it and what uses it.
+s3 = S3Resource()
+
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=[call_failure_rate_within_5_percent],
@@ -23,7 +27,8 @@ defs = dg.Definitions(
     resources={
         "upstream": UpstreamResource(),
         "state": StateResource(),
-        "store": StoreResource(),
+        "store": StoreResource(s3=s3),
+        "s3": s3,
     },
     # One process per run: the steps share the state database's single writer and the run's
     # rate limiter instead of competing for them (docs/architecture.md, "Concurrency").

@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from decimal import Decimal
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from esg_assets.partitions import chicago_day
 
@@ -126,38 +128,59 @@ def observed_step(
     log.event("step_end", duration_seconds=round(time.monotonic() - started, 3))
 
 
-def prometheus_text(summary: dict[str, Any], now: float | None = None) -> str:
-    """The day's figures in Prometheus text exposition format (one sample per gauge)."""
+_GAUGES: tuple[tuple[str, str, Callable[[dict[str, Any]], float]], ...] = (
+    ("esg_ratings_accounts_total", "Active accounts in the latest partition.", lambda s: s["total_accounts"]),
+    ("esg_ratings_success_rate", "Successful / total accounts.", lambda s: float(s["success_rate"])),
+    ("esg_ratings_call_failure_rate", "Failed / accounts called (the 5 % rule).", lambda s: float(s["call_failure_rate"])),
+    ("esg_ratings_accounts_called", "Accounts whose result came from an API call.", lambda s: s["accounts_called"]),
+    ("esg_ratings_carried_forward", "Accounts carried forward without a call.", lambda s: s["carried_forward"]),
+    ("esg_ratings_api_requests", "Requests to the ESG API in the latest run.", lambda s: s["api"]["requests"]),
+    ("esg_ratings_api_retries", "Retries in the latest run.", lambda s: s["api"]["retries"]),
+    ("esg_ratings_api_rate_limited", "429 answers in the latest run.", lambda s: s["api"]["rate_limited"]),
+    ("esg_ratings_duration_seconds", "Duration of the latest run.", lambda s: s["duration_seconds"]),
+)
+
+
+def metrics_registry(summary: dict[str, Any], now: float | None = None) -> CollectorRegistry:
+    """The day's figures as gauges in a registry of their own (one sample each, per partition)."""
+    registry = CollectorRegistry(auto_describe=True)
+    Gauge("esg_ratings_last_summary_timestamp_seconds", "Unix time the latest daily summary was written.",
+          registry=registry).set(now or time.time())
     partition = summary["partition"]
-    label = f'partition="{partition}"'
-    gauges: list[tuple[str, str, str, float]] = [
-        ("esg_ratings_last_summary_timestamp_seconds", "Unix time the latest daily summary was written.", "", now or time.time()),
-        ("esg_ratings_accounts_total", "Active accounts in the latest partition.", label, summary["total_accounts"]),
-        ("esg_ratings_success_rate", "Successful / total accounts.", label, float(summary["success_rate"])),
-        ("esg_ratings_call_failure_rate", "Failed / accounts called (the 5 % rule).", label, float(summary["call_failure_rate"])),
-        ("esg_ratings_accounts_called", "Accounts whose result came from an API call.", label, summary["accounts_called"]),
-        ("esg_ratings_carried_forward", "Accounts carried forward without a call.", label, summary["carried_forward"]),
-        ("esg_ratings_api_requests", "Requests to the ESG API in the latest run.", label, summary["api"]["requests"]),
-        ("esg_ratings_api_retries", "Retries in the latest run.", label, summary["api"]["retries"]),
-        ("esg_ratings_api_rate_limited", "429 answers in the latest run.", label, summary["api"]["rate_limited"]),
-        ("esg_ratings_duration_seconds", "Duration of the latest run.", label, summary["duration_seconds"]),
-    ]
-    lines: list[str] = []
-    for name, help_text, labels, value in gauges:
-        lines += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name}{{{labels}}} {value}" if labels else f"{name} {value}"]
-    name = "esg_ratings_accounts_by_status"
-    lines += [f"# HELP {name} Accounts per Processing Status.", f"# TYPE {name} gauge"]
+    for name, help_text, value in _GAUGES:
+        Gauge(name, help_text, ["partition"], registry=registry).labels(partition).set(value(summary))
+    by_status = Gauge("esg_ratings_accounts_by_status", "Accounts per Processing Status.", ["partition", "status"],
+                      registry=registry)
     for status, count in summary["status_counts"].items():
-        lines.append(f'{name}{{{label},status="{status}"}} {count}')
-    return "\n".join(lines) + "\n"
+        by_status.labels(partition, status).set(count)
+    return registry
+
+
+def prometheus_text(summary: dict[str, Any], now: float | None = None) -> str:
+    """The day's figures in Prometheus text exposition format (prometheus_client's)."""
+    return generate_latest(metrics_registry(summary, now)).decode("utf-8")
 
 
 def write_metrics(metrics_dir: Path, summary: dict[str, Any]) -> Path:
-    """Replace the textfile atomically, so the collector never reads half a file."""
+    """Replace the textfile atomically, so the collector never reads half a file.
+
+    Not `prometheus_client.write_to_textfile`: it leaves the file's mode to the umask, and the
+    collector runs as another user. Here a private temporary file (unique per writer, so two runs
+    of different days cannot rename each other's half-written file) is made 0644, written, synced
+    and renamed over the textfile.
+    """
     metrics_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = metrics_dir / METRICS_FILE_NAME
-    tmp = path.with_suffix(".prom.tmp")
-    tmp.write_text(prometheus_text(summary), encoding="utf-8")
-    os.chmod(tmp, 0o644)  # figures only, no personal data: the collector runs as another user
-    os.replace(tmp, path)
+    data = prometheus_text(summary).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{METRICS_FILE_NAME}.", dir=metrics_dir)  # no .prom suffix: never collected
+    try:
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), 0o644)  # figures only, no personal data
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return path

@@ -21,9 +21,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import dagster as dg
+from sqlalchemy.exc import SQLAlchemyError
 
 from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel, RetryPolicy, build_channels
-from esg_assets.alerts import DispatchReport, default_ledger_path, dispatch
+from esg_assets.alerts import DispatchReport, dispatch
+from esg_assets.alerts.pg_ledger import open_ledger
 from esg_assets.checks import CALL_FAILURE_CHECK
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
@@ -199,8 +201,8 @@ def alert_sensor(name: str, evaluate: Evaluator) -> dg.SensorDefinition:
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         try:
             channels = build_channels(load_alerts(), verify=_verify())
-            ledger = AlertLedger(default_ledger_path())
-        except (ConfigError, OSError, sqlite3.Error) as err:
+            ledger = open_ledger(context.instance)  # PostgreSQL when the instance is (docs/scaling.md)
+        except (ConfigError, OSError, sqlite3.Error, SQLAlchemyError) as err:
             # One line, then skip: a configuration error must never take the daemon down.
             context.log.error(f"{name}: alerts not configured: {err}")
             return dg.SensorResult(skip_reason=dg.SkipReason(f"alerts not configured: {err}"))

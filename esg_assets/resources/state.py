@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import dagster as dg
 import duckdb
+from dagster_aws.s3 import S3Resource
 
 from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.state.db import connect
@@ -27,7 +28,14 @@ class StateResource(dg.ConfigurableResource):
 
 
 class StoreResource(dg.ConfigurableResource):
-    """The secure file store (local encrypted directory or S3 with SSE-KMS), audited."""
+    """The secure file store (local encrypted directory or S3 with SSE-KMS), audited.
+
+    In S3 mode its client comes from the nested `s3` resource (dagster-aws `S3Resource`, shown
+    in the UI beside this one): region, profile and retry settings live there, credentials in the
+    standard AWS chain. Bucket, prefix and KMS key stay in ESG_S3_* (configuration.md).
+    """
+
+    s3: S3Resource | None = None
 
     def open(self, settings: StorageSettings | None = None) -> Store:
-        return open_store(settings or load_storage())
+        return open_store(settings or load_storage(), s3=self.s3)

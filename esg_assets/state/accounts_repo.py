@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import duckdb
-import pandas as pd
 
 from esg_assets.domain.models import Account
 
@@ -70,15 +69,10 @@ def unknown_ids(con: duckdb.DuckDBPyConnection, partition: str, account_ids: lis
     """The IDs in `account_ids` that are not active accounts of the partition."""
     if not account_ids:
         return []
-    frame = pd.DataFrame({"account_id": account_ids})
-    con.register("asked_ids", frame)
-    try:
-        rows = con.execute(
-            """SELECT DISTINCT account_id FROM asked_ids
-               WHERE account_id NOT IN (SELECT account_id FROM accounts WHERE partition = ?)
-               ORDER BY account_id""",
-            [partition],
-        ).fetchall()
-    finally:
-        con.unregister("asked_ids")
+    rows = con.execute(
+        """SELECT DISTINCT account_id FROM (SELECT unnest(?::VARCHAR[]) AS account_id)
+           WHERE account_id NOT IN (SELECT account_id FROM accounts WHERE partition = ?)
+           ORDER BY account_id""",
+        [account_ids, partition],
+    ).fetchall()
     return [r[0] for r in rows]

@@ -2,15 +2,22 @@
 distributed, and how the job has done over the last 30 days (from `job_history`).
 
 Everything is aggregated inside DuckDB, so a partition of a million accounts costs one scan and
-returns a few dozen numbers to Python.
+returns a few dozen numbers to Python. The 30 days of job history come back as a DataFrame
+checked against `JobHistoryFrame` (dagster-pandas column constraints), so a history row that no
+run of this job could have written (a rate above 1, a negative count, a day twice) stops the
+report with one line naming the column instead of drawing a wrong trend.
 """
 
 from __future__ import annotations
 
+import warnings
 from datetime import timedelta
 from typing import Any
 
+import dagster as dg
 import duckdb
+import pandas as pd
+from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
 from esg_assets.state.report_queries import SCORE_COLUMNS
 from esg_assets.storage.names import parse_partition
@@ -55,12 +62,41 @@ HISTORY_COLUMNS = (
     "call_failure_rate", "avg_overall", "avg_environmental", "avg_social", "avg_governance",
     "requests", "retries", "rate_limited", "token_refreshes",
 )
+_COUNTS = ("total_accounts", "successful", "partial", "failed", "accounts_called", "carried_forward",
+           "requests", "retries", "rate_limited", "token_refreshes")
 
 
-def history(con: duckdb.DuckDBPyConnection, partition: str, days: int = 30) -> list[dict[str, Any]]:
+def _history_columns() -> list[PandasColumn]:
+    # Figures of a run may be missing (an older schema, a partial row): NULLs are allowed, wrong
+    # values are not. The duration has no lower bound: a clock step may make it negative.
+    return [
+        PandasColumn.string_column("partition", non_nullable=True, unique=True),
+        PandasColumn.string_column("run_id", non_nullable=True),
+        PandasColumn.string_column("started_at"),
+        PandasColumn.string_column("ended_at"),
+        PandasColumn.float_column("duration_seconds", ignore_missing_vals=True),
+        *(PandasColumn.integer_column(c, min_value=0, ignore_missing_vals=True) for c in _COUNTS),
+        *(PandasColumn.float_column(c, min_value=0.0, max_value=1.0, ignore_missing_vals=True)
+          for c in ("success_rate", "call_failure_rate")),
+        *(PandasColumn.float_column(f"avg_{c}", min_value=0.0, max_value=100.0, ignore_missing_vals=True)
+          for c in ("overall", "environmental", "social", "governance")),
+    ]
+
+
+with warnings.catch_warnings():  # the constructor is marked beta; its warning is noise in every CLI call
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    JobHistoryFrame = create_dagster_pandas_dataframe_type(
+        name="JobHistoryFrame",
+        description="The job history of up to 30 days, one row per partition (its latest run), ascending.",
+        columns=_history_columns(),
+    )
+
+
+def history_frame(con: duckdb.DuckDBPyConnection, partition: str, days: int = 30) -> pd.DataFrame:
     """One job-history row per partition for the `days` days up to and including `partition`,
-    ascending by partition. A partition that ran more than once (a rerun, a resume) is
-    represented by its latest run, the one whose figures the day's files now show."""
+    ascending by partition, checked against `JobHistoryFrame`. A partition that ran more than
+    once (a rerun, a resume) is represented by its latest run, the one whose figures the day's
+    files now show."""
     if days < 1:
         raise ValueError(f"days must be at least 1, got {days}")
     last = parse_partition(partition)
@@ -76,5 +112,15 @@ def history(con: duckdb.DuckDBPyConnection, partition: str, days: int = 30) -> l
         ) = 1
         ORDER BY partition
     """
-    rows = con.execute(sql, [first.isoformat(), last.isoformat()]).fetchall()
-    return [dict(zip(HISTORY_COLUMNS, row)) for row in rows]
+    frame = con.execute(sql, [first.isoformat(), last.isoformat()]).df()
+    check = dg.check_dagster_type(JobHistoryFrame, frame)
+    if not check.success:
+        reason = (check.description or "constraint violated").split("The offending")[0].strip()
+        raise ValueError(f"job_history of {first.isoformat()}..{partition} is invalid: {reason}")
+    return frame
+
+
+def history(con: duckdb.DuckDBPyConnection, partition: str, days: int = 30) -> list[dict[str, Any]]:
+    """`history_frame` as plain rows for the report (missing figures as None)."""
+    frame = history_frame(con, partition, days)
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

@@ -14,23 +14,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from esg_assets.settings import StorageSettings
 from esg_assets.storage.errors import StoreError, StoreNotFoundError
 from esg_assets.storage.names import is_logical_name
 from esg_assets.storage.store import AuditedStore, Digest, StoredFile, StoredFileInfo
 
+if TYPE_CHECKING:
+    from dagster_aws.s3 import S3Resource
+
 PART_SIZE = 8 * 1024 * 1024
 _READ_SIZE = 1024 * 1024
 _SHA_KEY = "sha256"  # object metadata: hex SHA-256 of the content
 
 
-def make_client(settings: StorageSettings) -> Any:
-    """An S3 client through dagster-aws, honouring the endpoint override (tests, MinIO)."""
+def make_client(settings: StorageSettings, resource: S3Resource | None = None) -> Any:
+    """The S3 client of the `s3` resource (dagster-aws `S3Resource`: region, profile, retries);
+    ESG_S3_ENDPOINT_URL, when set, overrides its endpoint (tests, MinIO). Without a resource
+    (the `esg-ratings` command line) a default `S3Resource` takes the standard AWS chain."""
     from dagster_aws.s3 import S3Resource
 
-    return S3Resource(endpoint_url=settings.s3_endpoint_url).get_client()
+    base = resource if resource is not None else S3Resource()
+    if settings.s3_endpoint_url:
+        fields = {name: getattr(base, name) for name in type(base).model_fields}
+        base = S3Resource(**{**fields, "endpoint_url": settings.s3_endpoint_url})
+    return base.get_client()
 
 
 def _is_missing(err: Exception) -> bool:
@@ -40,14 +49,15 @@ def _is_missing(err: Exception) -> bool:
 
 
 class S3Store(AuditedStore):
-    def __init__(self, settings: StorageSettings, actor: str | None = None, client: Any = None):
+    def __init__(self, settings: StorageSettings, actor: str | None = None, client: Any = None,
+                 s3: S3Resource | None = None):
         super().__init__(settings, actor)
         if not settings.s3_bucket or not settings.s3_kms_key_id:
             raise StoreError("ESG_S3_BUCKET and ESG_S3_KMS_KEY_ID are required for S3 storage")
         self.bucket: str = settings.s3_bucket
         self.prefix = settings.s3_prefix
         self._sse = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": settings.s3_kms_key_id}
-        self.client = client if client is not None else make_client(settings)
+        self.client = client if client is not None else make_client(settings, s3)
 
     def _key(self, name: str) -> str:
         return self.prefix + name

@@ -11,12 +11,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from esg_assets.settings import StorageSettings
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreAccessRefused, StoreIntegrityError
 from esg_assets.storage.names import validate_logical_name
+
+if TYPE_CHECKING:
+    from dagster_aws.s3 import S3Resource
 
 
 @dataclass(frozen=True)
@@ -120,12 +123,13 @@ class AuditedStore:
             )
 
 
-def open_store(settings: StorageSettings, actor: str | None = None) -> Store:
-    """The configured store (`ESG_STORAGE`); `actor` defaults to `settings.audit_actor`."""
+def open_store(settings: StorageSettings, actor: str | None = None, s3: S3Resource | None = None) -> Store:
+    """The configured store (`ESG_STORAGE`); `actor` defaults to `settings.audit_actor`; the S3
+    store's client comes from `s3` (the Dagster resource) when given."""
     if settings.storage == "s3":
         from esg_assets.storage.s3 import S3Store
 
-        return S3Store(settings, actor)
+        return S3Store(settings, actor, s3=s3)
     from esg_assets.storage.local import LocalStore
 
     return LocalStore(settings, actor)

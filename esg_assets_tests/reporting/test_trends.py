@@ -7,11 +7,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from esg_assets.state.db import connect
-from esg_assets.state.trends import history, score_histograms
+from esg_assets.state.trends import HISTORY_COLUMNS, JobHistoryFrame, history, history_frame, score_histograms
 
 DAY = "2026-11-20"
 
@@ -124,3 +125,24 @@ def test_history_across_month_and_year_ends(con: duckdb.DuckDBPyConnection) -> N
     assert [r["partition"] for r in history(con, "2026-01-30")] == ["2026-01-01", "2026-01-30"]
     with pytest.raises(ValueError):
         history(con, "2026-02-30")
+
+
+def test_history_frame_is_a_checked_dagster_pandas_frame(con: duckdb.DuckDBPyConnection) -> None:
+    add_history(con, "2026-11-19", "a", "2026-11-19T11:00:00Z", 0.5)
+    con.execute("UPDATE job_history SET total_accounts = 24, requests = 61, avg_overall = 55.5, duration_seconds = -1.5")
+    frame = history_frame(con, DAY)
+    assert list(frame.columns) == list(HISTORY_COLUMNS) and len(frame) == 1
+    assert dg.check_dagster_type(JobHistoryFrame, frame).success
+    assert history(con, DAY)[0]["total_accounts"] == 24 and history(con, DAY)[0]["retries"] is None
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    ("success_rate", 1.5), ("call_failure_rate", -0.1), ("requests", -1), ("avg_social", 100.5), ("failed", -3),
+])
+def test_history_a_run_could_not_have_written_stops_the_report(con: duckdb.DuckDBPyConnection, column: str,
+                                                                  value: float) -> None:
+    add_history(con, "2026-11-18", "ok", "2026-11-18T11:00:00Z", 0.5)
+    add_history(con, "2026-11-19", "bad", "2026-11-19T11:00:00Z", 0.5)
+    con.execute(f"UPDATE job_history SET {column} = ? WHERE run_id = 'bad'", [value])
+    with pytest.raises(ValueError, match=f'^job_history of 2026-10-22..{DAY} is invalid: .*"{column}"[^\n]*$'):
+        history(con, DAY)

@@ -43,11 +43,14 @@ class DagsterDev:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def command(self) -> list[str]:
+        """`dagster dev` (webserver and daemon); a subclass may start the webserver alone."""
+        return [str(BIN / "dagster"), "dev", "-m", "esg_assets", "-h", "127.0.0.1", "-p", str(self.port)]
+
     def __enter__(self) -> DagsterDev:
         log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-c", _WRAPPER, str(BIN / "dagster"), "dev", "-m", "esg_assets",
-             "-h", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-c", _WRAPPER, *self.command()],
             env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
@@ -127,6 +130,32 @@ class DagsterDev:
         statuses = self.wait_for_runs(run_ids, timeout)
         failed = {rid: self.failure_messages(rid) for rid, s in statuses.items() if s != "SUCCESS"}
         assert not failed, f"runs did not succeed: {failed}"
+
+    def launch_backfill(self, assets: list[str], partitions: list[str]) -> str:
+        """An asset backfill through `launchPartitionBackfill`, as the UI's Materialize does."""
+        data = self.query(
+            """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+                 __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+            {"p": {"assetSelection": [{"path": [a]} for a in assets], "partitionNames": partitions}},
+        )
+        launched = data["launchPartitionBackfill"]
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        return str(launched["backfillId"])
+
+    def wait_for_backfill(self, backfill_id: str, timeout: float = 420) -> dict[str, Any]:
+        """The backfill's final {status, runs: [{runId, status}]} (the daemon runs it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.query(
+                """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+                     ... on PartitionBackfill { status runs { runId status } } } }""",
+                {"id": backfill_id},
+            )["partitionBackfillOrError"]
+            if state["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
+                return dict(state)
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"backfill still {state}")
+            time.sleep(1)
 
     def run_status(self, run_id: str) -> str:
         data = self.query(

@@ -5,7 +5,6 @@ the schedule and sensors listed and running; then a headless Chromium renders th
 from __future__ import annotations
 
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -86,25 +85,7 @@ def test_targeted_rerun_through_run_config(stack) -> None:
 
 def test_backfill_of_several_partitions_completes_without_lock_errors(stack) -> None:
     dev = stack["dev"]
-    data = dev.query(
-        """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
-             __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
-        {"p": {"assetSelection": [{"path": [a]} for a in ASSETS], "partitionNames": BACKFILL_DAYS}},
-    )
-    launched = data["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    backfill_id = launched["backfillId"]
-    deadline = time.monotonic() + 420
-    while True:
-        state = dev.query(
-            """query($id: String!) { partitionBackfillOrError(backfillId: $id) {
-                 ... on PartitionBackfill { status runs { runId status } } } }""",
-            {"id": backfill_id},
-        )["partitionBackfillOrError"]
-        if state["status"] in ("COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"):
-            break
-        assert time.monotonic() < deadline, f"backfill still {state}"
-        time.sleep(2)
+    state = dev.wait_for_backfill(dev.launch_backfill(ASSETS, BACKFILL_DAYS))
     failures = {r["runId"]: dev.failure_messages(r["runId"]) for r in state["runs"] if r["status"] != "SUCCESS"}
     assert state["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), failures
     assert state["runs"] and {r["status"] for r in state["runs"]} == {"SUCCESS"}
