@@ -1,7 +1,9 @@
 """Structured job logging and metrics: what operators and the monitoring system read.
 
-Every event is one JSON line in `<log dir>/esg-ratings.jsonl` (default `$DAGSTER_HOME/logs`) and
-the same line goes to Dagster's event log. Events carry run id, partition, asset, counts and
+Every event is one JSON line in `<log dir>/esg-ratings-YYYY-MM-DD.jsonl` (default
+`$DAGSTER_HOME/logs`), one file per America/Chicago day of the event, so retention can delete a
+day's lines by the date in the name (one ever-growing file kept a recent mtime, and its 2018
+lines with it); the same line goes to Dagster's event log. Events carry run id, partition, asset, counts and
 durations; never a secret and never an account name (account IDs only: data minimisation).
 The daily figures are also written in Prometheus text format for a node-exporter textfile
 collector (`<log dir>/../metrics/esg_ratings.prom`).
@@ -11,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,8 +26,24 @@ from typing import Any
 import dagster as dg
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-LOG_FILE_NAME = "esg-ratings.jsonl"
+from esg_assets.partitions import chicago_day
+
+LOG_FILE_PATTERN = re.compile(r"esg-ratings-(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.jsonl")
 METRICS_FILE_NAME = "esg_ratings.prom"
+
+
+def log_file(log_dir: Path, day: date) -> Path:
+    """The job-log file of the Chicago `day` (see LOG_FILE_PATTERN)."""
+    return log_dir / f"esg-ratings-{day.isoformat()}.jsonl"
+
+
+def log_file_day(name: str) -> date | None:
+    """The day a job-log file name stands for; None for any other file."""
+    match = LOG_FILE_PATTERN.fullmatch(name)
+    try:
+        return date.fromisoformat(match["day"]) if match else None
+    except ValueError:
+        return None
 
 
 def _append_line(path: Path, line: str) -> None:
@@ -47,12 +66,14 @@ class JobLog:
     def __init__(self, context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, asset: str, log_dir: Path):
         self._context = context
         self._asset = asset
-        self._path = log_dir / LOG_FILE_NAME
+        self._log_dir = log_dir
         self._partition = context.partition_key if context.has_partition_key else None
 
     def event(self, event: str, level: str = "info", **fields: Any) -> None:
+        now = datetime.now(timezone.utc)
+        path = log_file(self._log_dir, chicago_day(now))
         record = {
-            "ts": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "ts": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
             "level": level,
             "run_id": self._context.run_id,
             "partition": self._partition,
@@ -62,10 +83,27 @@ class JobLog:
         }
         line = json.dumps(record, ensure_ascii=False, default=_plain, separators=(",", ":"))
         try:
-            _append_line(self._path, line)
+            _append_line(path, line)
         except OSError as err:  # the log file must never fail the run
-            self._context.log.warning(f"could not write the job log {self._path}: {err.strerror}")
+            self._context.log.warning(f"could not write the job log {path}: {err.strerror}")
         getattr(self._context.log, level)(f"{event} {line}")
+
+
+# Folders the Dagster instance creates under DAGSTER_HOME: run storage (run configs, tags) and
+# event logs name account IDs. A CLI process creates the first of them before it loads this
+# code (and so before the package's umask 077), with mode 0755; each step closes them again.
+_INSTANCE_DIRS = ("history", "schedules", "storage", "compute_logs", "logs")
+
+
+def _private_instance_dirs(instance: dg.DagsterInstance) -> None:
+    root = Path(instance.root_directory)
+    for name in _INSTANCE_DIRS:
+        path = root / name
+        try:
+            if path.is_dir() and not path.is_symlink() and path.stat().st_uid == os.getuid():
+                path.chmod(0o700)
+        except OSError:
+            continue  # best effort: a folder we cannot change is documented, never fatal
 
 
 @contextmanager
@@ -75,6 +113,7 @@ def observed_step(
     """`step_start`, then `step_end` with its duration, or `step_error` with the exception's
     class and one-line message (a critical error of the run)."""
     log = JobLog(context, asset, log_dir)
+    _private_instance_dirs(context.instance)
     started = time.monotonic()
     log.event("step_start")
     try:

@@ -5,7 +5,8 @@
 
 - output files of those partitions, through the store's `delete(..., action="retention-delete")`,
   which audits each one with the SHA-256 of the content removed;
-- files under `StorageSettings.log_dir` last modified before that day (one audit record each);
+- files under `StorageSettings.log_dir` of days before that day (one audit record each): a job
+  log `esg-ratings-YYYY-MM-DD.jsonl` by the day in its name, any other file by its mtime;
 - the state DB rows of those partitions (accounts, ratings, ratings_runs, ratings_partitions,
   job_history), one transaction and one audit record per partition;
 - the Dagster instance's finished runs created before that day (run record, event log, captured
@@ -30,6 +31,7 @@ import dagster as dg
 import duckdb
 
 from esg_assets.jobs import RETENTION_JOB_NAME, STATE_DB_POOL
+from esg_assets.observability import log_file_day
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import ConfigError, StorageSettings, load_storage
@@ -80,7 +82,8 @@ def _purge_logs(settings: StorageSettings, actor: str, cutoff: date, report: Ret
         return
     zone = ZoneInfo(TIMEZONE)
     for path in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
-        modified = datetime.fromtimestamp(path.stat().st_mtime, tz=zone).date()
+        named = log_file_day(path.name)
+        modified = named or datetime.fromtimestamp(path.stat().st_mtime, tz=zone).date()
         if modified >= cutoff:
             continue
         relative = path.relative_to(root).as_posix()
@@ -92,7 +95,8 @@ def _purge_logs(settings: StorageSettings, actor: str, cutoff: date, report: Ret
                          outcome="error", detail=f"retention: {err.strerror}")
             continue
         audit.append(settings.audit_log, actor=actor, action=ACTION, file=f"logs/{relative}",
-                     detail=f"retention: log last modified {modified.isoformat()}")
+                     detail=f"retention: log of {modified.isoformat()}" if named else
+                     f"retention: log last modified {modified.isoformat()}")
         report.logs.append(relative)
 
 

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from esg_assets.alerts.model import Alert, Channel, ChannelError
-from esg_assets.settings import AlertSettings
+from esg_assets.settings import AlertSettings, is_loopback_host
 
 IMPLICIT_TLS_PORT = 465
 DEFAULT_TIMEOUT_SECONDS = 10.0
@@ -81,6 +81,14 @@ class EmailChannel(Channel):
     def send(self, alert: Alert) -> None:
         s = self._settings
         msg = self.message(alert)
+        tls = s.smtp_port == IMPLICIT_TLS_PORT or s.smtp_starttls
+        if s.smtp_user and not tls and not is_loopback_host(s.smtp_host):
+            # Checked before connecting: the password would cross the network in clear text.
+            raise ChannelError(
+                f"refusing to send SMTP credentials without TLS to {s.smtp_host}: set ESG_SMTP_STARTTLS=true "
+                f"or port {IMPLICIT_TLS_PORT} (clear-text login is allowed to a loopback host only)",
+                retryable=False,
+            )
         try:
             smtp = self._connect()
             try:

@@ -10,6 +10,7 @@ from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.ams import AmsListIncomplete
 from esg_assets.resources.auth import AuthenticationError
+from esg_assets.resources.http import TlsVerificationError
 from esg_assets.resources.state import StateResource
 from esg_assets.resources.upstream import UpstreamResource
 from esg_assets.state.accounts_repo import replace_accounts
@@ -30,7 +31,7 @@ def active_accounts(
         try:
             with upstream.open(settings.upstream) as clients, state.connect(settings.storage) as con:
                 total, duplicates = replace_accounts(con, partition, clients.ams.active_account_pages())
-        except (AmsListIncomplete, AuthenticationError) as err:
+        except (AmsListIncomplete, AuthenticationError, TlsVerificationError) as err:
             raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
         if duplicates:
             log.event("accounts_duplicated", level="warning", duplicates_dropped=duplicates,

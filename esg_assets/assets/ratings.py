@@ -19,6 +19,7 @@ from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.progress import ProgressReporter
 from esg_assets.resources.auth import AuthenticationError
+from esg_assets.resources.http import TlsVerificationError
 from esg_assets.resources.esg_api import FeedUnavailable
 from esg_assets.resources.state import StateResource
 from esg_assets.resources.upstream import Upstream, UpstreamResource
@@ -136,7 +137,7 @@ def esg_ratings(
                                           stop=clients.stop, on_tick=forecast)
                 forecast(called, final=True)
                 counts = clients.counters.snapshot()
-        except AuthenticationError as err:
+        except (AuthenticationError, TlsVerificationError) as err:
             raise dg.Failure(description=f"critical: {err}", allow_retries=False) from None
 
         feed_status = plan.reason

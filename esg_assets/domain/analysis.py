@@ -28,13 +28,20 @@ def _reject_constant(name: str) -> Any:
 
 
 def load_json_exact(body: bytes) -> Any:
-    """Parse JSON keeping every number as an exact Decimal (never a binary float)."""
-    return json.loads(
-        body,
-        parse_float=Decimal,
-        parse_int=Decimal,
-        parse_constant=_reject_constant,
-    )
+    """Parse JSON keeping every number as an exact Decimal (never a binary float).
+
+    Every malformed body raises a ValueError (InvalidAnalysis): a 10,000-deep nesting makes
+    json raise RecursionError, which would otherwise end the run instead of failing one answer.
+    """
+    try:
+        return json.loads(
+            body,
+            parse_float=Decimal,
+            parse_int=Decimal,
+            parse_constant=_reject_constant,
+        )
+    except RecursionError:
+        raise InvalidAnalysis("body is nested too deeply") from None
 
 
 def _score(value: Any, where: str) -> Decimal | None:
@@ -44,7 +51,7 @@ def _score(value: Any, where: str) -> Decimal | None:
         raise InvalidAnalysis(f"{where} is not a number")
     if not value.is_finite() or value < 0 or value > 100:
         raise InvalidAnalysis(f"{where} is outside 0..100")
-    return value
+    return value if value else abs(value)  # -0 is 0 (else the file would say -0.00)
 
 
 def _analysis_date(value: Any) -> str:

@@ -15,16 +15,17 @@ from contextlib import contextmanager
 
 import requests
 
-from esg_assets.domain.analysis import load_json_exact
 from esg_assets.domain.models import AttemptFailure, ErrorKind
+from esg_assets.domain.pages import InvalidPage, parse_token
 from esg_assets.resources.counters import ApiCounters
-from esg_assets.resources.http import failure_from_exception, make_session, send_get
+from esg_assets.resources.http import failure_from_exception, make_session, send_get, send_post_form
 from esg_assets.resources.rate_limiter import RateLimiter
-from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
+from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying
 from esg_assets.settings import UpstreamSettings
 
 _EARLY_REFRESH_SECONDS = 60
 _SHORT_LIFETIME_SECONDS = 120
+_POLL_SECONDS = 0.1  # how often a token wait looks at the run's stop events
 
 
 class AuthenticationError(RuntimeError):
@@ -49,13 +50,16 @@ class TokenProvider:
         session: requests.Session,
         settings: UpstreamSettings,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
     ):
         self._session = session
         self._settings = settings
         self._clock = clock
-        self._sleep = sleep
         self._lock = threading.Lock()
+        # Backoff waits of a token fetch release the lock (`_wait_unlocked`); `_fetching` keeps
+        # the other workers waiting for that fetch's token instead of starting their own.
+        self._cond = threading.Condition(self._lock)
+        self._fetching = False
+        self._stops: list[threading.Event] = []
         self._token: str | None = None
         self._valid_until = 0.0
         self._fetches = 0
@@ -72,8 +76,39 @@ class TokenProvider:
             with self._lock:
                 self._listeners.remove(counters)
 
+    @contextmanager
+    def stopping(self, stop: threading.Event) -> Iterator[None]:
+        """While the block runs, `stop` (the step's Upstream.stop) ends every token wait."""
+        with self._lock:
+            self._stops.append(stop)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._stops.remove(stop)
+
+    def _check_stopped(self) -> None:
+        if any(stop.is_set() for stop in self._stops):
+            raise RetryStopped
+
+    def _await_fetch_locked(self) -> None:
+        """Another worker is fetching (maybe waiting out a backoff): wait for its token."""
+        while self._fetching:
+            self._check_stopped()
+            self._cond.wait(_POLL_SECONDS)
+
+    def _wait_unlocked(self, seconds: float) -> None:
+        """A backoff wait between token attempts, bounded (see `retrying`), with the lock
+        released, and ended (RetryStopped) as soon as the run stops."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            self._check_stopped()
+            self._cond.wait(min(remaining, _POLL_SECONDS))
+        self._check_stopped()
+
     def token(self) -> str:
         with self._lock:
+            self._await_fetch_locked()
             if self._token is None or self._clock() >= self._valid_until:
                 self._fetch_locked()
             assert self._token is not None
@@ -83,6 +118,7 @@ class TokenProvider:
         """A resource server refused `rejected`: fetch a new token unless another worker
         already did (one revocation costs one token request per process)."""
         with self._lock:
+            self._await_fetch_locked()
             if self._token == rejected or self._token is None:
                 self._fetch_locked()
             assert self._token is not None
@@ -90,9 +126,14 @@ class TokenProvider:
 
     def _fetch_locked(self) -> None:
         s = self._settings
-        outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep)(
-            self._attempt
-        )
+        self._check_stopped()
+        self._fetching = True
+        try:
+            outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._wait_unlocked,
+                               s.retry_after_max_seconds)(self._attempt)
+        finally:
+            self._fetching = False
+            self._cond.notify_all()
         if isinstance(outcome, AttemptFailure):
             raise AuthenticationError(f"no token from the token endpoint: {outcome.message}")
         token, expires_in = outcome
@@ -106,14 +147,8 @@ class TokenProvider:
     def _attempt(self) -> tuple[str, float] | AttemptFailure:
         s = self._settings
         try:
-            response = self._session.post(
-                s.token_url,
-                data={"grant_type": "client_credentials"},
-                auth=(s.client_id.value, s.client_secret.value),
-                timeout=(s.timeout_seconds, s.timeout_seconds),
-                verify=s.verify,
-                allow_redirects=False,
-            )
+            response = send_post_form(self._session, s.token_url, {"grant_type": "client_credentials"},
+                                      (s.client_id.value, s.client_secret.value), s.timeout_seconds, s.verify)
         except requests.RequestException as err:
             return failure_from_exception(err, s.timeout_seconds)
         if response.status_code in (400, 401):
@@ -126,14 +161,9 @@ class TokenProvider:
                 raise AuthenticationError(f"the token endpoint answered HTTP {response.status_code}")
             return failure
         try:
-            doc = load_json_exact(response.content)
-            token = doc["access_token"]
-            expires_in = float(doc["expires_in"])
-            if not isinstance(token, str) or not token or expires_in <= 0:
-                raise ValueError
-        except (ValueError, KeyError, TypeError):
+            return parse_token(response.content)
+        except InvalidPage:
             return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, "token response is not valid", True)
-        return token, expires_in
 
 
 _PROCESS_TOKENS: dict[tuple, TokenProvider] = {}
@@ -145,7 +175,7 @@ def shared_token_provider(settings: UpstreamSettings) -> TokenProvider:
     use, with its own small session, and kept for the life of the process)."""
     key = (settings.token_url, settings.client_id, settings.client_secret, settings.ca_bundle,
            settings.timeout_seconds, settings.max_attempts, settings.backoff_base_seconds,
-           settings.backoff_max_seconds)
+           settings.backoff_max_seconds, settings.retry_after_max_seconds)
     with _PROCESS_TOKENS_LOCK:
         provider = _PROCESS_TOKENS.get(key)
         if provider is None:

@@ -10,9 +10,10 @@ from urllib.parse import quote
 
 import requests
 
-from esg_assets.domain.analysis import InvalidAnalysis, load_json_exact, parse_analysis
+from esg_assets.domain.analysis import InvalidAnalysis, parse_analysis
 from esg_assets.domain.models import AccountResult, AttemptFailure, ErrorKind, EsgAnalysis
 from esg_assets.domain.outcome import result_from
+from esg_assets.domain.pages import InvalidPage, parse_feed_page
 from esg_assets.resources.auth import BearerGetter
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import join_url
@@ -51,7 +52,7 @@ class EsgApiClient:
 
     def _retrying(self):  # noqa: ANN202 - tenacity's type
         s = self._settings
-        return retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep)
+        return retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep, s.retry_after_max_seconds)
 
     def fetch_analysis(self, account_id: str) -> AccountResult:
         """The account's latest analysis after at most ESG_API_MAX_ATTEMPTS attempts."""
@@ -93,6 +94,7 @@ class EsgApiClient:
         url = join_url(self._settings.api_base_url, "/v1/esg-analysis/changes")
         since_text = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         cursor: str | None = None
+        seen_cursors: set[str] = set()
         while True:
             params = {"since": since_text, "limit": str(PAGE_LIMIT)}
             if cursor is not None:
@@ -103,9 +105,12 @@ class EsgApiClient:
                     raise FeedUnavailable(f"the provider does not offer the changes feed (HTTP {outcome.http_status})")
                 raise FeedUnavailable(f"the changes feed could not be read completely: {outcome.message}")
             ids, cursor = outcome
+            if cursor is not None and cursor in seen_cursors:
+                raise FeedUnavailable("the changes feed could not be read completely: it repeats an earlier cursor (a loop)")
             yield ids
             if cursor is None:
                 return
+            seen_cursors.add(cursor)
 
     def _feed_page(self, url: str, params: dict[str, str]) -> tuple[list[str], str | None] | AttemptFailure:
         response = self._getter.get(url, params)
@@ -114,12 +119,6 @@ class EsgApiClient:
         if response.status_code != 200:
             return _failure_of(response)
         try:
-            doc = load_json_exact(response.content)
-            items = doc["data"]
-            cursor = doc["next_cursor"]
-            ids = [item["account_id"] for item in items]
-            if not all(isinstance(i, str) for i in ids) or not (cursor is None or isinstance(cursor, str)):
-                raise TypeError
-        except (ValueError, KeyError, TypeError, InvalidAnalysis):
+            return parse_feed_page(response.content)
+        except InvalidPage:
             return AttemptFailure(ErrorKind.INVALID_RESPONSE, 200, "changes feed page is not valid", True)
-        return ids, cursor

@@ -7,6 +7,7 @@ token endpoint all use `retrying()`.
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ def classify_status(status: int, retry_after: float | None = None) -> AttemptFai
     """The failure an HTTP status (other than 200 and 401) stands for, and whether to retry it."""
     if status == 429:
         return AttemptFailure(ErrorKind.RATE_LIMITED, status, "HTTP 429 rate limited", True, retry_after)
+    if status == 503:  # RFC 9110 lets a 503 carry Retry-After too; the same ceiling applies
+        return AttemptFailure(ErrorKind.HTTP_STATUS, status, "HTTP 503", True, retry_after)
     if status == 404:
         return AttemptFailure(ErrorKind.NOT_FOUND, status, "HTTP 404 account not covered", False)
     if status == 403:
@@ -33,21 +36,30 @@ def classify_status(status: int, retry_after: float | None = None) -> AttemptFai
     return AttemptFailure(ErrorKind.HTTP_STATUS, status, f"HTTP {status}", retryable)
 
 
+# Longer than any ceiling (ESG_API_RETRY_AFTER_MAX_SECONDS is at most an hour): a Retry-After of
+# 10**400 seconds is read as this, never as a float that overflows.
+_FAR_FUTURE_SECONDS = 10.0**9
+_DELTA_SECONDS = re.compile(r"[0-9]+")  # ASCII digits only: "²".isdigit() is True
+
+
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After in seconds, given as delta-seconds or an HTTP-date; None when absent or bad."""
+    """Retry-After in seconds, given as delta-seconds or an HTTP-date; None when absent,
+    unparseable or negative (the contract: counts as absent). Never raises, whatever the text."""
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if _DELTA_SECONDS.fullmatch(value):
+        digits = value.lstrip("0") or "0"
+        return float(digits) if len(digits) <= 10 else _FAR_FUTURE_SECONDS
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        current = now or datetime.now(timezone.utc)
+        seconds = (when - current).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    current = now or datetime.now(timezone.utc)
-    return max(0.0, (when - current).total_seconds())
+    return min(max(0.0, seconds), _FAR_FUTURE_SECONDS)
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, jitter: Callable[[], float] = random.random) -> float:
@@ -92,8 +104,9 @@ def stoppable_sleep(stop: threading.Event) -> Callable[[float], None]:
     return sleep
 
 
-def _should_retry(result: object) -> bool:
-    return isinstance(result, AttemptFailure) and result.retryable
+def beyond_ceiling(result: object, retry_after_max: float) -> bool:
+    """A failure whose Retry-After is longer than the job waits out: its attempts end now."""
+    return isinstance(result, AttemptFailure) and result.retry_after is not None and result.retry_after > retry_after_max
 
 
 def retrying(
@@ -101,16 +114,24 @@ def retrying(
     base: float,
     cap: float,
     sleep: Callable[[float], None] = time.sleep,
+    retry_after_max: float = 120.0,
 ) -> tenacity.Retrying:
     """A tenacity controller: the attempt function returns a result or an AttemptFailure.
 
     Retryable failures are retried up to `max_attempts` in total; the last result (success or
-    the last failure) is returned. Exceptions (authentication) are never retried here.
+    the last failure) is returned. A Retry-After above `retry_after_max`
+    (ESG_API_RETRY_AFTER_MAX_SECONDS) is not waited out: that failure is the last. So no wait
+    is ever longer than max(cap, retry_after_max). Exceptions (authentication) are never
+    retried here.
     """
+
+    def should_retry(result: object) -> bool:
+        return isinstance(result, AttemptFailure) and result.retryable and not beyond_ceiling(result, retry_after_max)
+
     return tenacity.Retrying(
         stop=tenacity.stop_after_attempt(max_attempts),
         wait=_Wait(base, cap),
-        retry=tenacity.retry_if_result(_should_retry),
+        retry=tenacity.retry_if_result(should_retry),
         retry_error_callback=lambda state: state.outcome.result() if state.outcome else None,
         sleep=sleep,
         reraise=True,

@@ -50,10 +50,10 @@ def open_upstream(settings: UpstreamSettings) -> Iterator[Upstream]:
     # The AMS is not the ESG API: its requests are neither rate limited nor counted.
     ams_getter = BearerGetter(session, tokens, settings, threading.BoundedSemaphore(settings.max_concurrency))
     try:
-        with tokens.counting(counters):
+        with tokens.counting(counters), tokens.stopping(stop):
             yield Upstream(
                 settings=settings,
-                ams=AmsClient(ams_getter, settings),
+                ams=AmsClient(ams_getter, settings, sleep=stoppable_sleep(stop)),
                 esg=EsgApiClient(esg_getter, settings, counters, sleep=stoppable_sleep(stop)),
                 counters=counters,
                 stop=stop,

@@ -43,6 +43,37 @@ def httpfs_extension_path() -> Path:
     return candidates[0]
 
 
+def sql_string(text: str) -> str:
+    """`text` as a DuckDB string literal (a `'` doubled), for the paths DuckDB takes only as
+    literals (ATTACH, LOAD, temp_directory)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+def masked(err: duckdb.Error, *keys: str) -> str:
+    """DuckDB's error in one line, with any run of the key's hex characters cut out: the key is
+    never in a statement (see `_attach`), this is the second belt."""
+    text = " ".join(str(err).split())
+    for key in keys:
+        for length in range(len(key), 7, -1):
+            for start in range(len(key) - length + 1):
+                text = text.replace(key[start:start + length], "***")
+    return text
+
+
+def attach_encrypted(
+    con: duckdb.DuckDBPyConnection, path: Path, key: str, read_only: bool = False, alias: str = "state"
+) -> None:
+    """ATTACH with the key passed as a bound value through a session variable, never pasted
+    into SQL text (the alias is the caller's constant): DuckDB 1.5.5's ATTACH takes no prepared parameters, and a parse error echoes
+    the statement (a `'` in the path once sent the key to every log)."""
+    mode = ", READ_ONLY" if read_only else ""
+    con.execute("SET VARIABLE esg_state_key = ?", [key])
+    try:
+        con.execute(f"ATTACH {sql_string(str(path))} AS {alias} (ENCRYPTION_KEY getvariable('esg_state_key'){mode})")
+    finally:
+        con.execute("RESET VARIABLE esg_state_key")
+
+
 def _is_lock_conflict(err: duckdb.Error) -> bool:
     text = str(err)
     return "Could not set lock" in text or "Conflicting lock" in text
@@ -67,7 +98,7 @@ def _limit_memory(con: duckdb.DuckDBPyConnection, tmp: Path, memory_limit: str) 
     # encrypted database (checked: account names readable in the temp files of a large sort).
     # With temp_file_encryption it encrypts them with the attached database's key.
     con.execute("SET temp_file_encryption = true")
-    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute(f"SET temp_directory = {sql_string(str(tmp))}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
     con.execute("SET threads = 2")  # one per core here; each thread holds its own sort/hash memory
     # Every read that needs an order says ORDER BY; without this DuckDB buffers to keep one.
@@ -100,27 +131,26 @@ def connect(
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     tmp: Path | None = None
     try:
-        con.execute(f"LOAD '{httpfs_extension_path()}'")
+        con.execute(f"LOAD {sql_string(str(httpfs_extension_path()))}")
         key = derive_key(master_key, "state-db").hex()
-        mode = ", READ_ONLY" if read_only else ""
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         deadline = time.monotonic() + lock_wait_seconds
         waited = False
         while True:
             try:
-                con.execute(f"ATTACH '{path}' AS state (ENCRYPTION_KEY '{key}'{mode})")
+                attach_encrypted(con, path, key, read_only)
                 break
-            except duckdb.InvalidInputException as err:
-                raise RuntimeError(f"could not open the state database {path}: {str(err).replace(key, '***')}") from None
             except duckdb.IOException as err:
                 if not _is_lock_conflict(err):
-                    raise RuntimeError(f"could not open the state database {path}: {str(err).replace(key, '***')}") from None
+                    raise RuntimeError(f"could not open the state database {path}: {masked(err, key)}") from None
                 if time.monotonic() >= deadline:
                     raise StateLockTimeout(f"the state database {path} stayed locked by another process") from None
                 if not waited:
                     log.info("state database is in use by another run; waiting for it")
                     waited = True
                 time.sleep(_LOCK_POLL_SECONDS)
+            except duckdb.Error as err:
+                raise RuntimeError(f"could not open the state database {path}: {masked(err, key)}") from None
         con.execute("USE state")
         # One directory per connection (mkdtemp: 0700): two read-only opens may coexist, and
         # DuckDB gives its temp files the same names in every process.

@@ -6,7 +6,13 @@ without "hash", and `prev` is the previous record's hash (64 zeros for the first
 removing, reordering or inserting a record breaks the chain; `verify` names the first break.
 
 A chain alone cannot show that its last records were cut off, so each append also writes a small
-head file (`<log>.head`: last seq and hash) that `verify` compares with the log's end.
+head file (`<log>.head`: last seq and hash) that `verify` compares with the log's end. A non-empty
+log without its head fails verify (deleting the head must not hide a truncation); a head exactly
+one record behind a log whose last record chains onto it is an interrupted append (the crash
+fell between the log's fsync and the head's rewrite), reported as such and healed by the next
+append. A torn last line (disk full, crash mid-write) is cut off by `audit repair`
+(audit_repair.py), itself audited. Each record also holds `uid`, the OS user id of the process,
+beside the self-asserted actor (records written before it have no `uid`).
 Appends from several processes are serialized with an exclusive flock on the log.
 """
 
@@ -25,9 +31,10 @@ from typing import Any
 from esg_assets.storage.errors import AuditError
 
 GENESIS = "0" * 64
-ACTIONS = ("write", "read", "delete", "refused", "retention-delete", "rotate-key", "verify")
+ACTIONS = ("write", "read", "delete", "refused", "retention-delete", "rotate-key", "verify", "repair")
 OUTCOMES = ("ok", "refused", "error")
 _FIELDS = ("seq", "time", "actor", "action", "file", "sha256", "outcome", "detail", "prev", "hash")
+_WITH_UID = frozenset(_FIELDS) | {"uid"}
 _TAIL_BLOCK = 8192
 
 
@@ -40,10 +47,11 @@ class VerifyResult:
     seq: int | None = None
     line: int | None = None
     reason: str = ""
+    note: str = ""  # ok, but worth saying (an interrupted append)
 
     def __str__(self) -> str:
         if self.ok:
-            return f"audit chain intact: {self.records} records"
+            return f"audit chain intact: {self.records} records" + (f" ({self.note})" if self.note else "")
         where = f"record seq {self.seq}" if self.seq is not None else "a record"
         line = f" (line {self.line})" if self.line is not None else ""
         return f"audit chain broken at {where}{line}: {self.reason}"
@@ -131,6 +139,7 @@ def append(
             "seq": seq,
             "time": _now(),
             "actor": actor,
+            "uid": os.getuid(),
             "action": action,
             "file": file,
             "sha256": sha256,
@@ -155,9 +164,9 @@ def _parse(line: str) -> dict[str, Any] | None:
         record = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(record, dict) or set(record) != set(_FIELDS) or not isinstance(record["seq"], int):
+    if not isinstance(record, dict) or set(record) not in (set(_FIELDS), _WITH_UID):
         return None
-    return record
+    return record if isinstance(record["seq"], int) else None
 
 
 def _lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -180,7 +189,7 @@ def verify(path: Path | str) -> VerifyResult:
         record = _parse(line)
         if record is not None:
             seen_at.setdefault(record["seq"], number)
-    expected, prev, count = 1, GENESIS, 0
+    expected, prev, count, last_prev = 1, GENESIS, 0, None
     for number, line in _lines(path):
         record = _parse(line)
         if record is None:
@@ -202,9 +211,14 @@ def verify(path: Path | str) -> VerifyResult:
                 False, count, seq, number,
                 "its prev does not match the previous record's hash (a record was edited, replaced or inserted)",
             )
-        expected, prev, count = seq + 1, record["hash"], count + 1
+        expected, prev, count, last_prev = seq + 1, record["hash"], count + 1, prev
     head = _head(path)
+    if head is None and count:
+        return VerifyResult(False, count, None, None, "the head file is missing (it may have been deleted to hide a truncation)")
     if head is not None and (head.get("seq"), head.get("hash")) != (expected - 1, prev):
+        if (head.get("seq"), head.get("hash")) == (expected - 2, last_prev):
+            return VerifyResult(True, count, note="the last append was interrupted before its head file was updated; "
+                                "the next append updates it")
         if isinstance(head.get("seq"), int) and head["seq"] > expected - 1:
             why = f"record(s) removed from the end (log ends at seq {expected - 1}, head says {head['seq']})"
         else:

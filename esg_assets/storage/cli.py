@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
+import signal
+import threading
 import sys
 from collections.abc import Iterable
 from datetime import date
@@ -20,6 +21,7 @@ from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreError, StoreNotFoundError
 from esg_assets.storage.names import KINDS, logical_name, parse_partition
+from esg_assets.storage.tempfiles import sweep_leftovers, temp_path
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -42,6 +44,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     check = audit_sub.add_parser("verify", help="check the audit log's hash chain")
     check.set_defaults(func=audit_verify)
+    fix = audit_sub.add_parser("repair", help="cut a torn last line left by a crash or a full disk (audited)")
+    fix.set_defaults(func=audit_repair)
     show = audit_sub.add_parser("show", help="print audit records, one per line")
     show.add_argument("--since", metavar="YYYY-MM-DD", help="first UTC day to show (inclusive)")
     show.add_argument("--until", metavar="YYYY-MM-DD", help="last UTC day to show (inclusive)")
@@ -82,6 +86,7 @@ def files_get(args: argparse.Namespace) -> int:
         store = open_store(settings)
         chunks = store.read(name)  # checks the reader and existence before anything is written
         out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        replaced = (out_dir / name).exists()
         target = _write_atomically(out_dir, name, chunks)
     except StoreNotFoundError:
         _fail(f"no {args.kind} file for {args.date} in the store ({name})")
@@ -89,7 +94,7 @@ def files_get(args: argparse.Namespace) -> int:
         _fail(str(err))
     except OSError as err:
         _fail(f"cannot write to {out_dir}: {err.strerror}")
-    print(f"wrote {target}")
+    print(f"wrote {target}" + (" (replaced the file that was there)" if replaced else ""))
     return 0
 
 
@@ -117,9 +122,14 @@ def files_verify(args: argparse.Namespace) -> int:
 
 
 def _write_atomically(out_dir: Path, name: str, chunks: Iterable[bytes]) -> Path:
-    """Write to a private temp file, rename into place only once all content authenticated."""
+    """Write to a private temp file, rename into place only once all content authenticated.
+
+    Leftovers of a killed earlier `files get` are swept first; SIGTERM during the write ends it
+    like an error (the plain temp file removed) instead of killing the process outright."""
+    sweep_leftovers(out_dir)
     target = out_dir / name
-    tmp = out_dir / f".{name}.{secrets.token_hex(8)}.tmp"
+    tmp = temp_path(out_dir, name)
+    previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -131,7 +141,14 @@ def _write_atomically(out_dir: Path, name: str, chunks: Iterable[bytes]) -> Path
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return target
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def files_list(args: argparse.Namespace) -> int:
@@ -153,6 +170,18 @@ def audit_verify(args: argparse.Namespace) -> int:
         return 0
     print(f"esg-ratings: error: {result}", file=sys.stderr)
     return 1
+
+
+def audit_repair(args: argparse.Namespace) -> int:
+    from esg_assets.storage.audit_repair import repair
+    from esg_assets.storage.errors import AuditError
+
+    settings = _settings()
+    try:
+        print(repair(settings.audit_log, settings.audit_actor))
+    except AuditError as err:
+        _fail(str(err))
+    return 0
 
 
 def _day(option: str, value: str | None) -> date | None:

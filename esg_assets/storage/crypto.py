@@ -2,10 +2,16 @@
 
 File format (all integers big-endian):
 
-    header  = b"ESGENC1" || version (1 byte, = 1) || nonce prefix (8 random bytes)   16 bytes
+    header  = b"ESGENC1" || version (1 byte, = 2) || nonce prefix (8 random bytes)   16 bytes
     chunk i = AES-256-GCM(key, nonce = prefix || i (4 bytes),
-                          aad   = header || i (4 bytes) || final flag (1 byte),
+                          aad   = header || len(context) (2 bytes) || context
+                                  || i (4 bytes) || final flag (1 byte),
                           plain = up to 1 MiB) = ciphertext || 16-byte tag
+
+`context` is the file's logical name (which holds its partition's date): a file copied over
+another's name fails authentication on every read, so a swapped `.enc` is refused, not served
+under the wrong name. Version 1 files (written before the context existed: aad without the
+length and context) stay readable; they carry no binding.
 
 Every chunk but the last holds exactly 1 MiB of plain text; the last one (possibly empty, so even
 empty content has one authenticated chunk) is sealed with final flag 1. Binding the counter and
@@ -32,7 +38,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from esg_assets.storage.errors import StoreIntegrityError
 
 MAGIC = b"ESGENC1"
-VERSION = 1
+VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 PREFIX_SIZE = 8
 HEADER_SIZE = len(MAGIC) + 1 + PREFIX_SIZE
 CHUNK_SIZE = 1024 * 1024
@@ -56,17 +63,28 @@ def derive_key(master: bytes, purpose: str) -> bytes:
     return hkdf.derive(master)
 
 
-def _nonce_and_aad(header: bytes, counter: int, final: bool) -> tuple[bytes, bytes]:
+def _bound(header: bytes, context: bytes) -> bytes:
+    """The part of every chunk's aad before its counter: the header, plus the context (v2)."""
+    if header[len(MAGIC)] == 1:
+        return header
+    if len(context) > 0xFFFF:
+        raise ValueError("context is too long")
+    return header + struct.pack(">H", len(context)) + context
+
+
+def _nonce_and_aad(header: bytes, bound: bytes, counter: int, final: bool) -> tuple[bytes, bytes]:
     if counter >= _MAX_CHUNKS:
         raise StoreIntegrityError("encrypted stream has too many chunks")
     counter_bytes = struct.pack(">I", counter)
-    return header[-PREFIX_SIZE:] + counter_bytes, header + counter_bytes + (b"\x01" if final else b"\x00")
+    return header[-PREFIX_SIZE:] + counter_bytes, bound + counter_bytes + (b"\x01" if final else b"\x00")
 
 
-def encrypt_stream(key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """Encrypt plain `chunks` (any sizes) into the format above, holding at most ~2 MiB."""
+def encrypt_stream(key: bytes, chunks: Iterable[bytes], context: bytes = b"") -> Iterator[bytes]:
+    """Encrypt plain `chunks` (any sizes) into the format above, bound to `context` (the
+    logical name), holding at most ~2 MiB."""
     aead = AESGCM(key)
     header = MAGIC + bytes([VERSION]) + os.urandom(PREFIX_SIZE)
+    bound = _bound(header, context)
     yield header
     buffer = bytearray()
     counter = 0
@@ -75,11 +93,11 @@ def encrypt_stream(key: bytes, chunks: Iterable[bytes]) -> Iterator[bytes]:
         # Strictly greater: a chunk is emitted as non-final only once we know more data follows,
         # so the final chunk may be a full 1 MiB (the decryptor reads one chunk ahead the same way).
         while len(buffer) > CHUNK_SIZE:
-            nonce, aad = _nonce_and_aad(header, counter, final=False)
+            nonce, aad = _nonce_and_aad(header, bound, counter, final=False)
             yield aead.encrypt(nonce, bytes(buffer[:CHUNK_SIZE]), aad)
             del buffer[:CHUNK_SIZE]
             counter += 1
-    nonce, aad = _nonce_and_aad(header, counter, final=True)
+    nonce, aad = _nonce_and_aad(header, bound, counter, final=True)
     yield aead.encrypt(nonce, bytes(buffer), aad)
 
 
@@ -117,8 +135,9 @@ def _read_exact(source: _Readable, size: int) -> bytes:
     return bytes(parts)
 
 
-def decrypt_stream(key: bytes, source: Iterable[bytes] | BinaryIO | _Readable) -> Iterator[bytes]:
-    """Plain chunks of an encrypted stream; raises StoreIntegrityError on any tampering.
+def decrypt_stream(key: bytes, source: Iterable[bytes] | BinaryIO | _Readable, context: bytes = b"") -> Iterator[bytes]:
+    """Plain chunks of an encrypted stream; raises StoreIntegrityError on any tampering, and on
+    a version 2 file written for another `context` (another logical name).
 
     Each chunk is yielded only after its tag verified, so nothing unauthenticated ever comes out.
     A consumer must still treat the output as provisional until the iterator ends without error
@@ -129,8 +148,9 @@ def decrypt_stream(key: bytes, source: Iterable[bytes] | BinaryIO | _Readable) -
     header = _read_exact(reader, HEADER_SIZE)
     if len(header) < HEADER_SIZE or header[: len(MAGIC)] != MAGIC:
         raise StoreIntegrityError("not an ESG encrypted file (bad or missing header)")
-    if header[len(MAGIC)] != VERSION:
+    if header[len(MAGIC)] not in _READABLE_VERSIONS:
         raise StoreIntegrityError(f"unsupported encrypted file version {header[len(MAGIC)]}")
+    bound = _bound(header, context)
     counter = 0
     current = _read_exact(reader, SEALED_CHUNK_SIZE)
     while True:
@@ -138,13 +158,13 @@ def decrypt_stream(key: bytes, source: Iterable[bytes] | BinaryIO | _Readable) -
             raise StoreIntegrityError("encrypted file is truncated")
         lookahead = _read_exact(reader, SEALED_CHUNK_SIZE)
         final = not lookahead
-        nonce, aad = _nonce_and_aad(header, counter, final=final)
+        nonce, aad = _nonce_and_aad(header, bound, counter, final=final)
         try:
             plain = aead.decrypt(nonce, current, aad)
         except InvalidTag:
             raise StoreIntegrityError(
                 f"encrypted file failed authentication at chunk {counter} "
-                "(tampered, truncated, reordered, or the wrong key)"
+                "(tampered, truncated, reordered, swapped with another file, or the wrong key)"
             ) from None
         if plain:
             yield plain

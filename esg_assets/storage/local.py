@@ -8,7 +8,6 @@ files may already have leaked from it and silently tightening it would hide that
 from __future__ import annotations
 
 import os
-import secrets
 import stat
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
@@ -20,6 +19,7 @@ from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream
 from esg_assets.storage.errors import StoreError, StoreIntegrityError, StoreNotFoundError, StorePermissionError
 from esg_assets.storage.names import is_logical_name
 from esg_assets.storage.store import AuditedStore, Digest, StoredFile, StoredFileInfo
+from esg_assets.storage.tempfiles import sweep_leftovers, temp_path
 
 SUFFIX = ".enc"
 _READ_SIZE = 1024 * 1024
@@ -62,13 +62,14 @@ class LocalStore(AuditedStore):
     def write(self, logical_name: str, chunks: Iterable[bytes]) -> StoredFile:
         name = self._name(logical_name)
         final = self._path(name)
-        tmp = self.root / f".{name}.{secrets.token_hex(8)}.tmp"
+        sweep_leftovers(self.root)  # encrypted temp files of writers that were killed
+        tmp = temp_path(self.root, name)
         digest = Digest()
         # O_EXCL|O_NOFOLLOW: never write through a planted file or symlink; 0600 from the start.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
             with os.fdopen(fd, "wb") as handle:
-                for sealed in encrypt_stream(self._key, digest.tap(chunks)):
+                for sealed in encrypt_stream(self._key, digest.tap(chunks), name.encode()):
                     handle.write(sealed)
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -114,7 +115,7 @@ class LocalStore(AuditedStore):
 
     def _read(self, name: str, handle: BinaryIO) -> Iterator[bytes]:
         with handle:
-            yield from self._audited_read(name, decrypt_stream(self._key, handle))
+            yield from self._audited_read(name, decrypt_stream(self._key, handle, name.encode()))
 
     def exists(self, logical_name: str) -> bool:
         return self._path(self._name(logical_name)).exists()
@@ -128,7 +129,7 @@ class LocalStore(AuditedStore):
         try:
             # Hash what is being deleted so the audit record names the exact content removed.
             with os.fdopen(fd, "rb", buffering=_READ_SIZE) as handle:
-                for _ in digest.tap(decrypt_stream(self._key, handle)):
+                for _ in digest.tap(decrypt_stream(self._key, handle, name.encode())):
                     pass
             sha256: str | None = digest.hexdigest
         except StoreIntegrityError:

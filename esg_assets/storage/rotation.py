@@ -82,13 +82,13 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes) -> str:
+def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes, name: str) -> str:
     """Write `dst` = `src` under the new key; the plain SHA-256 (audit record) is returned."""
     digest = Digest()
     fd = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
         with open(src, "rb") as source, os.fdopen(fd, "wb") as sink:
-            for sealed in encrypt_stream(new_key, digest.tap(decrypt_stream(old_key, source))):
+            for sealed in encrypt_stream(new_key, digest.tap(decrypt_stream(old_key, source, name.encode())), name.encode()):
                 sink.write(sealed)
             sink.flush()
             os.fsync(sink.fileno())
@@ -99,11 +99,11 @@ def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes) -> str
 
 
 def _open_duckdb() -> duckdb.DuckDBPyConnection:
-    from esg_assets.state.db import httpfs_extension_path  # the state package imports storage
+    from esg_assets.state.db import httpfs_extension_path, sql_string  # the state package imports storage
 
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
                                              "autoload_known_extensions": False})
-    con.execute(f"LOAD '{httpfs_extension_path()}'")
+    con.execute(f"LOAD {sql_string(str(httpfs_extension_path()))}")
     return con
 
 
@@ -111,19 +111,21 @@ def _copy_state_db(path: Path, target: Path, old_master: bytes, new_master: byte
     """`target` = the state DB at `path` re-encrypted with the new state-db key."""
     old_hex = derive_key(old_master, "state-db").hex()
     new_hex = derive_key(new_master, "state-db").hex()
+    from esg_assets.state.db import attach_encrypted, masked  # the state package imports storage
+
     con = _open_duckdb()
     try:
         # Read-write, not READ_ONLY: it takes the lock (no run may write meanwhile) and lets the
         # checkpoint fold any WAL into the file, so no old-key WAL survives next to the new file.
-        con.execute(f"ATTACH '{path}' AS old_db (ENCRYPTION_KEY '{old_hex}')")
+        attach_encrypted(con, path, old_hex, alias="old_db")
         con.execute("CHECKPOINT old_db")
-        con.execute(f"ATTACH '{target}' AS new_db (ENCRYPTION_KEY '{new_hex}')")
+        attach_encrypted(con, target, new_hex, alias="new_db")
         con.execute("COPY FROM DATABASE old_db TO new_db")
         con.execute("CHECKPOINT new_db")
         con.execute("DETACH new_db")
         con.execute("DETACH old_db")
     except duckdb.Error as err:
-        text = str(err).replace(old_hex, "***").replace(new_hex, "***").splitlines()[0]
+        text = masked(err, old_hex, new_hex)
         raise RotationError(f"could not re-encrypt the state database {path}: {text}") from None
     finally:
         con.close()
@@ -189,7 +191,7 @@ class _Rotation:
             if not is_logical_name(name) or src.is_symlink():
                 continue
             try:
-                sha = _reencrypt_file(src, self._new_path(name), old_key, new_key)
+                sha = _reencrypt_file(src, self._new_path(name), old_key, new_key, name)
             except StoreIntegrityError as err:
                 raise StoreIntegrityError(f"{name}: {err}") from None
             prepared.append({"name": name, "sha256": sha})
@@ -210,8 +212,11 @@ class _Rotation:
 
     def _check_resume_key(self, plan: dict[str, Any]) -> None:
         """A resumed swap must use the key the new copies were written with: probe one file
-        (its new copy if not yet swapped, else the swapped file)."""
+        (its new copy if not yet swapped, else the swapped file), or, with no local file (none
+        stored yet, or S3), the state DB the same way."""
         if not plan["files"]:
+            if plan["state_db"]:
+                self._check_resume_key_on_state_db()
             return
         name = plan["files"][0]["name"]
         probe = self._new_path(name)
@@ -219,12 +224,26 @@ class _Rotation:
             probe = self.root / f"{name}{SUFFIX}"
         try:
             with open(probe, "rb") as handle:
-                for _ in decrypt_stream(derive_key(self.new_master, "files"), handle):
+                for _ in decrypt_stream(derive_key(self.new_master, "files"), handle, name.encode()):
                     pass
         except StoreIntegrityError:
             raise RotationError(
                 "an interrupted rotation must be finished with the same new key it started with"
             ) from None
+
+    def _check_resume_key_on_state_db(self) -> None:
+        from esg_assets.state.db import attach_encrypted  # the state package imports storage
+
+        probe = self.db_new if self.db_new.exists() else self.s.state_db
+        con = _open_duckdb()
+        try:
+            attach_encrypted(con, probe, derive_key(self.new_master, "state-db").hex(), read_only=True, alias="probe")
+        except duckdb.Error:
+            raise RotationError(
+                "an interrupted rotation must be finished with the same new key it started with"
+            ) from None
+        finally:
+            con.close()
 
     def _swap(self, plan: dict[str, Any], resumed: bool) -> RotationReport:
         if resumed:

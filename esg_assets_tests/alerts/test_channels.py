@@ -186,3 +186,13 @@ def test_both_channels_down_then_back_each_sent_once(
     finally:
         pd_server.shutdown()
         pd_server.server_close()
+
+
+def test_email_never_logs_in_without_tls_to_a_remote_host(pagerduty: PagerDutyStandIn) -> None:
+    """Refused before any connection (the host need not even resolve): the password would
+    travel in clear text. To a loopback host (the test above) a clear-text login is allowed."""
+    settings = alert_settings(25, pagerduty.url, ESG_SMTP_HOST="smtp.example.invalid", ESG_SMTP_USER="esg-bot",
+                              ESG_SMTP_PASSWORD=SMTP_PASSWORD, ESG_SMTP_STARTTLS="false")
+    with pytest.raises(ChannelError, match="without TLS to smtp.example.invalid") as caught:
+        EmailChannel(settings, timeout=5).send(_alert())
+    assert not caught.value.retryable and SMTP_PASSWORD not in str(caught.value)

@@ -60,7 +60,8 @@ def scripted_run(tmp_path_factory: pytest.TempPathFactory):
                 "errors": read_output(PARTITION, "errors"),
                 "summary": json.loads(read_output(PARTITION, "summary")),
                 "report": read_output(PARTITION, "report").decode("utf-8"),
-                "log_lines": (Path(env["DAGSTER_HOME"]) / "logs" / "esg-ratings.jsonl").read_text().splitlines(),
+                "log_lines": [line for p in sorted((Path(env["DAGSTER_HOME"]) / "logs").glob("esg-ratings-*.jsonl"))
+                              for line in p.read_text().splitlines()],
                 "metrics": (Path(env["DAGSTER_HOME"]) / "metrics" / "esg_ratings.prom").read_text(),
                 "env": env,
                 "instance": instance,

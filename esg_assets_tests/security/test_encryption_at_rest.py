@@ -59,7 +59,7 @@ def test_no_plain_text_in_encrypted_files_or_the_state_db(finished_run) -> None:
         blob = path.read_bytes()
         leaked = [n for n in needles if n in blob]
         assert leaked == [], f"{path.name} holds plain text: {leaked[:3]}"
-    assert all(p.read_bytes().startswith(b"ESGENC1\x01") for p in enc)
+    assert all(p.read_bytes().startswith(b"ESGENC1\x02") for p in enc)  # format version 2: name-bound
 
 
 def test_state_db_does_not_open_without_the_key(finished_run) -> None:

@@ -38,7 +38,9 @@ def test_records_are_chained(tmp_path: Path) -> None:
     assert written[0]["prev"] == audit.GENESIS
     assert all(b["prev"] == a["hash"] for a, b in zip(written, written[1:]))
     assert all(r["time"].endswith("Z") for r in written)
-    assert set(written[0]) == {"seq", "time", "actor", "action", "file", "sha256", "outcome", "detail", "prev", "hash"}
+    assert set(written[0]) == {"seq", "time", "actor", "uid", "action", "file", "sha256", "outcome", "detail", "prev",
+                               "hash"}
+    assert written[0]["uid"] == os.getuid()
     result = audit.verify(log)
     assert result.ok and str(result) == "audit chain intact: 5 records"
 

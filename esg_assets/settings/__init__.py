@@ -11,33 +11,16 @@ from __future__ import annotations
 import base64
 import binascii
 import getpass
-import ipaddress
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from esg_assets.settings.env import ConfigError, Env, Secret, check_url, is_loopback_host, scrub_secrets
 
-class ConfigError(ValueError):
-    """A configuration value is missing or malformed. The message is one line naming it."""
-
-
-@dataclass(frozen=True)
-class Secret:
-    """A secret value that never prints itself."""
-
-    value: str = field(repr=False)
-
-    def __str__(self) -> str:
-        return "***"
-
-    def __repr__(self) -> str:
-        return "Secret(***)"
-
-    def __bool__(self) -> bool:
-        return bool(self.value)
+__all__ = ["AlertSettings", "ConfigError", "Secret", "Settings", "StorageSettings", "UpstreamSettings",
+           "check_url", "is_loopback_host", "load_alerts", "load_settings", "load_storage", "load_upstream"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +39,9 @@ class UpstreamSettings:
     backoff_max_seconds: float
     max_rating_age_days: int
     carry_check_sample: int = 20  # ESG_CARRY_CHECK_SAMPLE (§5b); 0 turns the check off
+    # Longest Retry-After waited out (ESG_API_RETRY_AFTER_MAX_SECONDS); a longer one ends the
+    # account's attempts, or fails the run on an AMS page or the token endpoint.
+    retry_after_max_seconds: float = 120.0
 
     @property
     def verify(self) -> str | bool:
@@ -113,90 +99,7 @@ class Settings:
     alerts: AlertSettings
 
 
-# --- readers: each returns the parsed value or raises ConfigError naming the variable ---------
-
-
-class _Env:
-    def __init__(self, env: Mapping[str, str]):
-        self._env = env
-
-    def raw(self, name: str) -> str | None:
-        value = self._env.get(name)
-        if value is None or value.strip() == "":
-            return None
-        return value.strip()
-
-    def required(self, name: str) -> str:
-        value = self.raw(name)
-        if value is None:
-            raise ConfigError(f"{name} is required but not set")
-        return value
-
-    def url(self, name: str, *, required: bool = True, default: str | None = None) -> str | None:
-        value = self.raw(name) if not required else self.required(name)
-        if value is None:
-            value = default
-        if value is None:
-            return None
-        check_url(name, value)
-        return value
-
-    def number(self, name: str, default: float, *, integer: bool, minimum: float) -> float:
-        value = self.raw(name)
-        if value is None:
-            return default
-        try:
-            parsed: float = int(value) if integer else float(value)
-        except ValueError:
-            kind = "an integer" if integer else "a number"
-            raise ConfigError(f"{name} must be {kind}, got {value!r}") from None
-        if parsed != parsed or parsed < minimum or parsed in (float("inf"), float("-inf")):
-            raise ConfigError(f"{name} must be at least {minimum:g}, got {value!r}")
-        return parsed
-
-    def boolean(self, name: str, default: bool) -> bool:
-        value = self.raw(name)
-        if value is None:
-            return default
-        lowered = value.lower()
-        if lowered in ("1", "true", "yes", "on"):
-            return True
-        if lowered in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{name} must be true or false, got {value!r}")
-
-    def csv_list(self, name: str) -> tuple[str, ...]:
-        value = self.raw(name)
-        if value is None:
-            return ()
-        return tuple(item.strip() for item in value.split(",") if item.strip())
-
-
-def is_loopback_host(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_url(name: str, value: str) -> None:
-    """HTTPS everywhere; plain http only towards a loopback host (sandbox, tests)."""
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{name} must be an http(s) URL, got {value!r}")
-    if parts.username or parts.password:
-        raise ConfigError(f"{name} must not carry credentials in the URL")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError(
-            f"{name} uses plain http:// to a non-loopback host {parts.hostname!r}; use https://"
-        )
-
-
-def _encryption_key(env: _Env) -> Secret:
+def _encryption_key(env: Env) -> Secret:
     name = "ESG_FILE_ENCRYPTION_KEY"
     value = env.required(name)
     try:
@@ -208,17 +111,18 @@ def _encryption_key(env: _Env) -> Secret:
     return Secret(value)
 
 
-def _dagster_home(env: _Env, needed_for: str) -> Path:
+def _dagster_home(env: Env, needed_for: str) -> Path:
     home = env.raw("DAGSTER_HOME")
     if home is None:
         raise ConfigError(f"{needed_for} is not set and DAGSTER_HOME is not set to derive it from")
     return Path(home)
 
 
+@scrub_secrets
 def load_upstream(env: Mapping[str, str] | None = None) -> UpstreamSettings:
-    e = _Env(os.environ if env is None else env)
-    backoff_base = e.number("ESG_API_BACKOFF_BASE_SECONDS", 1.0, integer=False, minimum=0)
-    backoff_max = e.number("ESG_API_BACKOFF_MAX_SECONDS", 30.0, integer=False, minimum=0)
+    e = Env(os.environ if env is None else env)
+    backoff_base = e.number("ESG_API_BACKOFF_BASE_SECONDS", 1.0, integer=False, minimum=0, maximum=600)
+    backoff_max = e.number("ESG_API_BACKOFF_MAX_SECONDS", 30.0, integer=False, minimum=0, maximum=3600)
     return UpstreamSettings(
         token_url=e.url("ESG_AUTH_TOKEN_URL"),  # type: ignore[arg-type]
         client_id=Secret(e.required("ESG_CLIENT_ID")),
@@ -226,26 +130,29 @@ def load_upstream(env: Mapping[str, str] | None = None) -> UpstreamSettings:
         ams_base_url=e.url("ESG_AMS_BASE_URL"),  # type: ignore[arg-type]
         api_base_url=e.url("ESG_API_BASE_URL"),  # type: ignore[arg-type]
         ca_bundle=_ca_bundle(e),
-        rate_limit_per_second=e.number("ESG_API_RATE_LIMIT_PER_SECOND", 50, integer=False, minimum=0.001),
-        max_concurrency=int(e.number("ESG_API_MAX_CONCURRENCY", 16, integer=True, minimum=1)),
-        timeout_seconds=e.number("ESG_API_TIMEOUT_SECONDS", 10.0, integer=False, minimum=0.001),
-        max_attempts=int(e.number("ESG_API_MAX_ATTEMPTS", 3, integer=True, minimum=1)),
+        rate_limit_per_second=e.number("ESG_API_RATE_LIMIT_PER_SECOND", 50, integer=False, minimum=0.001, maximum=100_000),
+        max_concurrency=int(e.number("ESG_API_MAX_CONCURRENCY", 16, integer=True, minimum=1, maximum=512)),
+        timeout_seconds=e.number("ESG_API_TIMEOUT_SECONDS", 10.0, integer=False, minimum=0.001, maximum=600),
+        max_attempts=int(e.number("ESG_API_MAX_ATTEMPTS", 3, integer=True, minimum=1, maximum=20)),
         backoff_base_seconds=backoff_base,
         backoff_max_seconds=max(backoff_max, 0.0),
-        max_rating_age_days=int(e.number("ESG_MAX_RATING_AGE_DAYS", 7, integer=True, minimum=0)),
-        carry_check_sample=int(e.number("ESG_CARRY_CHECK_SAMPLE", 20, integer=True, minimum=0)),
+        max_rating_age_days=int(e.number("ESG_MAX_RATING_AGE_DAYS", 7, integer=True, minimum=0, maximum=3650)),
+        carry_check_sample=int(e.number("ESG_CARRY_CHECK_SAMPLE", 20, integer=True, minimum=0, maximum=100_000)),
+        retry_after_max_seconds=e.number("ESG_API_RETRY_AFTER_MAX_SECONDS", 120.0, integer=False, minimum=0,
+                                         maximum=3600),
     )
 
 
-def _ca_bundle(e: _Env) -> str | None:
+def _ca_bundle(e: Env) -> str | None:
     path = e.raw("ESG_CA_BUNDLE")
     if path is not None and not Path(path).is_file():
         raise ConfigError(f"ESG_CA_BUNDLE names {path!r}, which is not a readable file")
     return path
 
 
+@scrub_secrets
 def load_storage(env: Mapping[str, str] | None = None) -> StorageSettings:
-    e = _Env(os.environ if env is None else env)
+    e = Env(os.environ if env is None else env)
     state_db_raw = e.raw("ESG_STATE_DB")
     state_db = (
         Path(state_db_raw)
@@ -281,7 +188,7 @@ def load_storage(env: Mapping[str, str] | None = None) -> StorageSettings:
         s3_prefix=prefix,
         s3_kms_key_id=kms,
         s3_endpoint_url=endpoint,
-        retention_days=int(e.number("ESG_RETENTION_DAYS", 2555, integer=True, minimum=1)),
+        retention_days=int(e.number("ESG_RETENTION_DAYS", 2555, integer=True, minimum=1, maximum=36500)),
         audit_actor=actor,
         authorized_readers=readers,
         audit_log=Path(audit_raw) if audit_raw else base / "esg_audit.jsonl",
@@ -290,7 +197,7 @@ def load_storage(env: Mapping[str, str] | None = None) -> StorageSettings:
     )
 
 
-def _memory_size(e: _Env) -> str:
+def _memory_size(e: Env) -> str:
     """DuckDB's working-memory cap for the job's connections (spills beyond it)."""
     name = "ESG_STATE_DB_MEMORY_LIMIT"
     value = e.raw(name) or "128MB"
@@ -299,8 +206,9 @@ def _memory_size(e: _Env) -> str:
     return value.replace(" ", "").upper()
 
 
+@scrub_secrets
 def load_alerts(env: Mapping[str, str] | None = None) -> AlertSettings:
-    e = _Env(os.environ if env is None else env)
+    e = Env(os.environ if env is None else env)
     email_to = e.csv_list("ESG_ALERT_EMAIL_TO")
     smtp_host = e.raw("ESG_SMTP_HOST")
     email_from = e.raw("ESG_ALERT_EMAIL_FROM")
@@ -311,7 +219,7 @@ def load_alerts(env: Mapping[str, str] | None = None) -> AlertSettings:
     return AlertSettings(
         email_to=email_to,
         smtp_host=smtp_host,
-        smtp_port=int(e.number("ESG_SMTP_PORT", 587, integer=True, minimum=1)),
+        smtp_port=int(e.number("ESG_SMTP_PORT", 587, integer=True, minimum=1, maximum=65535)),
         smtp_user=e.raw("ESG_SMTP_USER"),
         smtp_password=Secret(e.raw("ESG_SMTP_PASSWORD") or ""),
         smtp_starttls=e.boolean("ESG_SMTP_STARTTLS", True),
