@@ -25,10 +25,11 @@ from collections.abc import Callable, Iterable
 from esg_assets.domain.models import AccountResult
 from esg_assets.resources.retry import RetryStopped
 
-# Results are committed every BATCH_SIZE results or BATCH_SECONDS, whichever comes first: a
-# crash repeats at most one uncommitted batch of calls (docs/data-flow.md, "Resume").
-BATCH_SIZE = 500
-BATCH_SECONDS = 2.0
+# Results are committed every BATCH_SIZE results, and no result waits longer than BATCH_SECONDS
+# for its commit: a crash loses at most the answers of the last 0.5 s (output-and-behaviour.md
+# §6; docs/data-flow.md, "Resume").
+BATCH_SIZE = 100
+BATCH_SECONDS = 0.5
 # How long the calling thread blocks on a full input queue before it looks at results again.
 _FEED_WAIT_SECONDS = 0.05
 
@@ -60,7 +61,7 @@ def fetch_in_batches(
     results: queue.Queue[object] = queue.Queue()
     stop = threading.Event() if stop is None else stop
     batch: list[AccountResult] = []
-    last_flush = time.monotonic()
+    oldest = 0.0  # when the first result of `batch` arrived
     done = 0
     pending = 0  # accounts handed to the workers whose result has not been taken yet
     crash: BaseException | None = None
@@ -82,7 +83,7 @@ def fetch_in_batches(
                 results.put(_Crash(err))
 
     def take(item: object) -> None:
-        nonlocal crash, done, pending
+        nonlocal crash, done, pending, oldest
         pending -= 1
         if item is _CANCELLED:
             return
@@ -92,6 +93,8 @@ def fetch_in_batches(
             stop.set()
         else:
             assert isinstance(item, AccountResult)
+            if not batch:
+                oldest = time.monotonic()
             batch.append(item)
             done += 1
 
@@ -103,11 +106,16 @@ def fetch_in_batches(
                 return
 
     def flush(force: bool = False) -> None:
-        nonlocal batch, last_flush
-        if batch and (force or len(batch) >= batch_size or time.monotonic() - last_flush >= batch_seconds):
+        nonlocal batch
+        if batch and (force or len(batch) >= batch_size or time.monotonic() - oldest >= batch_seconds):
             on_batch(batch)
             batch = []
-            last_flush = time.monotonic()
+
+    def until_due() -> float:
+        """How long the calling thread may block before the oldest result is due."""
+        if not batch:
+            return batch_seconds
+        return max(0.0, oldest + batch_seconds - time.monotonic())
 
     def shut_down() -> None:
         stop.set()  # workers skip whatever is still queued and leave their backoff waits
@@ -123,7 +131,7 @@ def fetch_in_batches(
         for account_id in account_ids:
             while not stop.is_set():
                 try:
-                    inbox.put(account_id, timeout=_FEED_WAIT_SECONDS)
+                    inbox.put(account_id, timeout=min(_FEED_WAIT_SECONDS, until_due()))
                     pending += 1
                     break
                 except queue.Full:
@@ -135,9 +143,9 @@ def fetch_in_batches(
             flush()
         while pending > 0:
             try:
-                item = results.get(timeout=batch_seconds)
+                item = results.get(timeout=until_due())
             except queue.Empty:
-                flush(force=True)
+                flush()
                 continue
             take(item)
             flush()

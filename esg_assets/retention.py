@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 import duckdb
 
-from esg_assets.jobs import RETENTION_JOB_NAME
+from esg_assets.jobs import RETENTION_JOB_NAME, STATE_DB_POOL
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import ConfigError, StorageSettings, load_storage
@@ -161,7 +161,7 @@ class RetentionConfig(dg.Config):
     today: str | None = None  # YYYY-MM-DD; default: today in America/Chicago (manual catch-up runs)
 
 
-@dg.op(name="retention")
+@dg.op(name="retention", pool=STATE_DB_POOL)
 def retention_op(
     context: dg.OpExecutionContext, config: RetentionConfig, state: StateResource, store: StoreResource
 ) -> dg.Output[None]:

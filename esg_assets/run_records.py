@@ -115,6 +115,32 @@ def end_facts(instance: dg.DagsterInstance, run_id: str) -> dict[str, str | None
             "error": error, "run_failure_message": failure}
 
 
+def retry_outlook(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
+    """What happens after this failed run: "retrying automatically (attempt k of n)" when the
+    daemon's run retries (dagster.yaml `run_retries`) will launch attempt k, else "final".
+
+    Dagster decides with `auto_reexecution_should_retry_run` (its own rule, reused here so the
+    alert can never disagree with it); a run without a code-location origin (`dagster asset
+    materialize`) is never retried by the daemon."""
+    from dagster._core.events import RunFailureReason
+    from dagster._core.execution.retries import auto_reexecution_should_retry_run
+    from dagster._core.storage.tags import MAX_RETRIES_TAG, RETRY_NUMBER_TAG, RUN_FAILURE_REASON_TAG, WILL_RETRY_TAG
+
+    if not instance.run_retries_enabled or run.remote_job_origin is None:
+        return "final"
+    decided = run.tags.get(WILL_RETRY_TAG)
+    if decided is None:
+        reason = run.tags.get(RUN_FAILURE_REASON_TAG)
+        will_retry = auto_reexecution_should_retry_run(instance, run, RunFailureReason(reason) if reason else None)
+    else:
+        will_retry = decided == "true"
+    if not will_retry:
+        return "final"
+    attempt = int(run.tags.get(RETRY_NUMBER_TAG) or 0) + 1  # this run's; the retry is the next
+    max_retries = int(run.tags.get(MAX_RETRIES_TAG) or instance.run_retries_max_retries)
+    return f"retrying automatically (attempt {attempt + 1} of {max_retries + 1})"
+
+
 def launched_by(run: dg.DagsterRun) -> str:
     for tag, label in (("dagster/schedule_name", "schedule"), ("dagster/backfill", "backfill"),
                        ("dagster/sensor_name", "sensor")):

@@ -28,8 +28,10 @@ from esg_assets.alerts import DispatchReport, dispatch
 from esg_assets.alerts.pg_ledger import open_ledger
 from esg_assets.checks import CALL_FAILURE_CHECK
 from esg_assets.partitions import TIMEZONE, chicago_day
+from esg_assets.resolution import resolutions
 from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
-from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, run_details
+from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, retry_outlook
+from esg_assets.run_records import run_details
 from esg_assets.settings import ConfigError, load_alerts
 
 TZ = ZoneInfo(TIMEZONE)
@@ -72,8 +74,10 @@ def evaluate_run_failed(instance: dg.DagsterInstance, now: datetime, ledger: Ale
             continue
         run, partition = record.dagster_run, alert_partition(record)
         where = f"step(s) {facts['failed_steps']}" if facts["failed_steps"] else "before any step failed"
-        alerts.append(Alert(AlertKind.RUN_FAILED, partition, f"run {run.run_id[:8]} of {partition} failed in {where}",
-                            {**run_details(record), **facts},
+        outlook = retry_outlook(instance, run)
+        alerts.append(Alert(AlertKind.RUN_FAILED, partition,
+                            f"run {run.run_id[:8]} of {partition} failed in {where}; {outlook}",
+                            {**run_details(record), **facts, "retry": outlook},
                             component=(facts["failed_steps"] or run.job_name).split(",")[0]))
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
@@ -174,6 +178,13 @@ def evaluate_failure_threshold(instance: dg.DagsterInstance, now: datetime, ledg
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
 
+def evaluate_resolution(instance: dg.DagsterInstance, now: datetime, ledger: AlertLedger,
+                        channels: Sequence[Channel], *, cursor: str | None = None, **kw) -> Evaluation:
+    """`resolved`: a day with alerts sent whose latest run completed it with the condition gone
+    gets one PagerDuty resolve per kind and one "resolved" e-mail (§8 "Resolution")."""
+    return _finish(resolutions(instance, ledger, now), ledger, channels, cursor, **kw)
+
+
 def _finish(alerts: list[Alert], ledger: AlertLedger, channels: Sequence[Channel], cursor: str | None,
             *, policy: RetryPolicy | None = None, log: object = None) -> Evaluation:
     # Dispatch even with no new alerts: it retries what earlier ticks left pending.
@@ -217,5 +228,7 @@ run_failed_sensor = alert_sensor("esg_run_failed_alert", evaluate_run_failed)
 window_exceeded_sensor = alert_sensor("esg_window_exceeded_alert", evaluate_window_exceeded)
 missed_start_sensor = alert_sensor("esg_missed_start_alert", evaluate_missed_start)
 failure_threshold_sensor = alert_sensor("esg_failure_threshold_alert", evaluate_failure_threshold)
+resolution_sensor = alert_sensor("esg_resolution_alert", evaluate_resolution)
 
-ALL_SENSORS = [run_failed_sensor, window_exceeded_sensor, missed_start_sensor, failure_threshold_sensor]
+ALL_SENSORS = [run_failed_sensor, window_exceeded_sensor, missed_start_sensor, failure_threshold_sensor,
+               resolution_sensor]

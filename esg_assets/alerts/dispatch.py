@@ -2,7 +2,7 @@
 
 `dispatch` records the new alerts as pending, then drains each channel's pending rows — new ones
 and ones left over by earlier ticks — in its own thread, so a channel that hangs until its
-timeout never delays the other. Each delivery gets a few attempts with backoff, within a budget
+timeout never delays the other. Each delivery gets a few attempts with backoff (tenacity), within a budget
 that keeps the whole tick well under Dagster's sensor evaluation timeout (60 s); whatever is not
 delivered stays pending for the next tick. Nothing here raises on a channel failure: it logs.
 """
@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+
+import tenacity
 
 from esg_assets.alerts.email_channel import EmailChannel
 from esg_assets.alerts.ledger import AlertLedger, Delivery
@@ -127,29 +129,47 @@ def _deliver(
     deadline: float,
     log: logging.Logger | logging.LoggerAdapter,
 ) -> tuple[bool, bool]:
-    """Try one delivery; return (delivered, last failure was retryable)."""
-    alert, error, attempts, retryable = delivery.alert, "out of time in this tick", 0, True
-    for attempt in range(1, policy.attempts + 1):
-        if time.monotonic() >= deadline:
-            break
-        attempts = attempt
+    """Try one delivery; return (delivered, last failure was retryable).
+
+    tenacity runs the attempts: at most `policy.attempts`, exponential backoff from
+    `policy.backoff_seconds`, no retry of a final answer (ChannelError.retryable False), and no
+    pause that would end past the tick's deadline. Every failed attempt is logged."""
+    alert = delivery.alert
+    attempts = 0
+
+    def send_once() -> None:
+        nonlocal attempts
+        attempts += 1
         try:
             channel.send(alert)
         except ChannelError as err:
-            error, retryable = str(err), err.retryable
+            failure = err
         except Exception as err:  # a bug in a channel is still only that channel's failure
-            error, retryable = f"{type(err).__name__}: {err}", True
+            failure = ChannelError(f"{type(err).__name__}: {err}")
+        else:
+            return
+        log.warning(f"alert {alert.dedup_key} via {channel.name}, attempt {attempts} failed: {failure}")
+        raise failure
+
+    def past_deadline(state: tenacity.RetryCallState) -> bool:
+        return time.monotonic() + state.upcoming_sleep >= deadline
+
+    error, retryable = "out of time in this tick", True
+    if time.monotonic() < deadline:
+        try:
+            tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(policy.attempts) | past_deadline,
+                wait=tenacity.wait_exponential(multiplier=policy.backoff_seconds, min=0),
+                retry=tenacity.retry_if_exception(lambda e: isinstance(e, ChannelError) and e.retryable),
+                sleep=policy.sleep,
+                reraise=True,
+            )(send_once)
+        except ChannelError as err:
+            error, retryable = str(err), err.retryable
         else:
             ledger.mark_sent(alert, channel.name, attempts)
-            log.info(f"alert {alert.dedup_key} sent via {channel.name} (attempt {attempt})")
+            log.info(f"alert {alert.dedup_key} sent via {channel.name} (attempt {attempts})")
             return True, False
-        log.warning(f"alert {alert.dedup_key} via {channel.name}, attempt {attempt} failed: {error}")
-        if not retryable or attempt == policy.attempts:
-            break
-        pause = policy.backoff_seconds * 2 ** (attempt - 1)
-        if time.monotonic() + pause >= deadline:
-            break
-        policy.sleep(pause)
     ledger.mark_failed(alert, channel.name, attempts, error)
     log.error(f"alert {alert.dedup_key} still pending on {channel.name} after {attempts} attempt(s): {error}")
     return False, retryable

@@ -174,6 +174,22 @@ class AlertLedger:
         known = self.status(partition, kind)
         return all(channel in known for channel in channels)
 
+    def open_alerts(self, since: float) -> dict[str, set[str]]:
+        """{partition: kinds} of alerts recorded since `since` (epoch seconds) and sent on at
+        least one channel, for partitions with no resolution recorded yet (§8 "Resolution")."""
+        with self._connect() as con:
+            rows = con.execute(
+                "SELECT DISTINCT partition, kind FROM alert_delivery AS d"
+                " WHERE status = 'sent' AND kind != 'resolved' AND created_at >= ?"
+                " AND NOT EXISTS (SELECT 1 FROM alert_delivery AS r"
+                "                 WHERE r.partition = d.partition AND r.kind = 'resolved')",
+                (since,),
+            ).fetchall()
+        found: dict[str, set[str]] = {}
+        for partition, kind in rows:
+            found.setdefault(partition, set()).add(kind)
+        return found
+
     def rows(self) -> list[dict[str, object]]:
         """Every row, for the runbook's troubleshooting and for tests."""
         with self._connect() as con:

@@ -22,12 +22,15 @@ DetailValue = str | int | float | bool | None
 
 
 class AlertKind(StrEnum):
-    """The four alert kinds of the contract, spelled as they appear in subjects and dedup keys."""
+    """The alert kinds of the contract, spelled as they appear in subjects and dedup keys;
+    `resolved` is the one "resolved" message of a recovered day (§8 "Resolution"), whose
+    summary lists the kinds it resolves."""
 
     MISSED_START = "missed_start"
     WINDOW_EXCEEDED = "window_exceeded"
     RUN_FAILED = "run_failed"
     FAILURE_THRESHOLD = "failure_threshold"
+    RESOLVED = "resolved"
 
 
 # PagerDuty severities: a run that died or overran the window needs someone now ("critical");
@@ -37,7 +40,10 @@ SEVERITY: Mapping[AlertKind, str] = {
     AlertKind.WINDOW_EXCEEDED: "critical",
     AlertKind.MISSED_START: "error",
     AlertKind.FAILURE_THRESHOLD: "error",
+    AlertKind.RESOLVED: "info",
 }
+# The details key of a `resolved` alert naming the kinds it resolves, separated by ", ".
+RESOLVES = "resolves"
 
 
 def one_line(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
@@ -74,6 +80,11 @@ class Alert:
     @property
     def dedup_key(self) -> str:
         return f"{SOURCE}/{self.partition}/{self.kind.value}"
+
+    @property
+    def resolves(self) -> list[str]:
+        """For a `resolved` alert, the kinds it resolves (each gets its own PagerDuty resolve)."""
+        return [k for k in str(self.details.get(RESOLVES) or "").split(", ") if k]
 
     @property
     def subject(self) -> str:

@@ -1,4 +1,5 @@
-"""PagerDuty channel: Events API v2 `trigger` events, POSTed with `requests`.
+"""PagerDuty channel: Events API v2 `trigger` events (and `resolve` events for a recovered day),
+POSTed with `requests`.
 
 The dedup key `esg-ratings/<partition>/<kind>` makes PagerDuty fold a resend of the same incident
 into the open one, a second line of defence behind the ledger. The routing key travels only in
@@ -12,7 +13,7 @@ from typing import Any
 
 import requests
 
-from esg_assets.alerts.model import SOURCE, Alert, Channel, ChannelError, rfc3339
+from esg_assets.alerts.model import SOURCE, Alert, AlertKind, Channel, ChannelError, rfc3339
 from esg_assets.settings import AlertSettings
 
 DEFAULT_TIMEOUT = (5.0, 10.0)  # (connect, read) seconds
@@ -34,6 +35,12 @@ def event_body(alert: Alert, routing_key: str) -> dict[str, Any]:
             "custom_details": {"partition": alert.partition, **_plain(alert.details)},
         },
     }
+
+
+def resolve_bodies(alert: Alert, routing_key: str) -> list[dict[str, Any]]:
+    """One `resolve` per kind a `resolved` alert names, with that kind's dedup key (§8)."""
+    return [{"routing_key": routing_key, "event_action": "resolve", "dedup_key": f"{SOURCE}/{alert.partition}/{kind}"}
+            for kind in alert.resolves]
 
 
 def _plain(details: Mapping[str, Any]) -> dict[str, Any]:
@@ -62,7 +69,15 @@ class PagerDutyChannel(Channel):
         self._session = session
 
     def send(self, alert: Alert) -> None:
-        body = event_body(alert, self._key.value)
+        """Deliver one alert; a `resolved` one is a resolve per kind (resending one that got
+        through is harmless: PagerDuty ignores a resolve of a resolved incident)."""
+        if alert.kind == AlertKind.RESOLVED:
+            for body in resolve_bodies(alert, self._key.value):
+                self._post(body)
+            return
+        self._post(event_body(alert, self._key.value))
+
+    def _post(self, body: dict[str, Any]) -> None:
         poster = self._session or requests
         try:
             resp = poster.post(self._url, json=body, timeout=self._timeout, verify=self._verify)

@@ -4,6 +4,7 @@
 import dagster as dg
 
 from esg_assets.assets.common import settings_or_fail
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.ams import AmsListIncomplete
@@ -13,7 +14,7 @@ from esg_assets.resources.upstream import UpstreamResource
 from esg_assets.state.accounts_repo import replace_accounts
 
 
-@dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"})
+@dg.asset(partitions_def=daily_partitions, group_name="esg", kinds={"duckdb"}, pool=STATE_DB_POOL)
 def active_accounts(
     context: dg.AssetExecutionContext, upstream: UpstreamResource, state: StateResource
 ) -> dg.MaterializeResult:

@@ -3,10 +3,11 @@
 
 import dagster as dg
 
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.common import settings_or_fail, storage_failure
 from esg_assets.assets.ratings import esg_ratings
 from esg_assets.domain.csv_format import ERRORS_HEADER, RATINGS_HEADER, encode_lines
 from esg_assets.domain.rows import error_fields, rating_fields
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource, StoreResource
@@ -14,7 +15,7 @@ from esg_assets.state import report_queries as q
 from esg_assets.storage.names import logical_name
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[esg_ratings], group_name="esg", kinds={"csv"})
+@dg.asset(partitions_def=daily_partitions, deps=[esg_ratings], group_name="esg", kinds={"csv"}, pool=STATE_DB_POOL)
 def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGRatings_YYYYMMDD.csv`: one row per active account, ordered by Account ID, with
     its scores to two decimals, primary focus, Analysis Date and Processing Status; and
@@ -22,7 +23,8 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
     settings = settings_or_fail(context)
     partition = context.partition_key
     files = store.open(settings.storage)
-    with observed_step(context, "ratings_csv", settings.storage.log_dir) as log, state.connect(settings.storage) as con:
+    with observed_step(context, "ratings_csv", settings.storage.log_dir) as log, state.connect(settings.storage) as con, \
+            storage_failure(context):
         missing = q.missing_results(con, partition)
         if not q.ratings_completed(con, partition) or missing:
             raise dg.Failure(

@@ -11,6 +11,7 @@ from esg_assets.assets.common import settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
 from esg_assets.domain.models import AccountResult
 from esg_assets.fetching import fetch_in_batches
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.auth import AuthenticationError
@@ -81,7 +82,7 @@ def _mode(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig)
 PREVIOUS_DAY = dg.AssetDep("esg_ratings", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"})
+@dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"}, pool=STATE_DB_POOL)
 def esg_ratings(
     context: dg.AssetExecutionContext,
     config: RatingsConfig,

@@ -6,9 +6,10 @@ from typing import Any
 
 import dagster as dg
 
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.common import settings_or_fail, storage_failure
 from esg_assets.assets.files import ratings_csv
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step, write_metrics
 from esg_assets.partitions import daily_partitions
 from esg_assets.reporting import render_report
@@ -27,7 +28,7 @@ def _run_start(context: dg.AssetExecutionContext) -> datetime:
     return datetime.now(timezone.utc)
 
 
-@dg.asset(partitions_def=daily_partitions, deps=[ratings_csv], group_name="esg", kinds={"json", "html"})
+@dg.asset(partitions_def=daily_partitions, deps=[ratings_csv], group_name="esg", kinds={"json", "html"}, pool=STATE_DB_POOL)
 def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store: StoreResource) -> dg.MaterializeResult:
     """`FirmESGSummary_YYYYMMDD.json` and `FirmESGReport_YYYYMMDD.html`: the day at a glance — accounts processed, success rate,
     average Overall/E/S/G scores, primary-focus distribution and every failed account; plus one
@@ -36,7 +37,7 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     partition = context.partition_key
     started = _run_start(context)
     now = datetime.now(timezone.utc)
-    with observed_step(context, "daily_summary", settings.storage.log_dir) as log:
+    with observed_step(context, "daily_summary", settings.storage.log_dir) as log, storage_failure(context):
         summary, report = _summarize(context, state, settings.storage, partition, started, now)
         files = store.open(settings.storage)
         stored = files.write(logical_name(partition, "summary"), [summary_json(summary)])

@@ -1,5 +1,5 @@
 """The firm's OAuth 2.0 client-credentials token, shared by every worker of the process,
-and the bearer-authenticated GET that re-sends once after a 401.
+and the bearer-authenticated GET that re-sends after a 401 (at most three times).
 
 "Of the process" (upstream-apis.yaml): the four assets of a run are steps of one process
 (in-process executor), and each step opens its own `Upstream`; the token outlives them in
@@ -153,9 +153,19 @@ def shared_token_provider(settings: UpstreamSettings) -> TokenProvider:
         return provider
 
 
+# A request may be re-sent this many times for 401s, each time with a newer token; the next 401
+# in a row is critical (upstream-apis.yaml, token endpoint, contract 1.1).
+MAX_401_RESENDS = 3
+
+
 class BearerGetter:
     """GET with the shared token, within the in-flight ceiling and (for the ESG API) the
-    rate limit; a 401 gets one re-send with a fresh token, not counted as an attempt."""
+    rate limit; a 401 gets up to three re-sends with newer tokens, not counted as attempts.
+
+    The token is taken at the moment of sending, after the waits for the in-flight place and
+    the rate limiter: a token taken before those waits can be one or two revocations old by
+    the time it leaves. The in-flight place is kept across the re-sends of one request, so a
+    refused request does not queue again behind every waiting worker."""
 
     def __init__(
         self,
@@ -176,38 +186,46 @@ class BearerGetter:
     def get(
         self, url: str, params: dict[str, str] | None = None, on_send: Callable[[], None] | None = None
     ) -> requests.Response | AttemptFailure:
-        """`on_send` is called for every request actually sent (the 401 re-send included)."""
+        """`on_send` is called for every request actually sent (the 401 re-sends included)."""
+        with self._in_flight:
+            refused = 0
+            while True:
+                token, response = self._send(url, params, on_send)
+                if not (isinstance(response, requests.Response) and response.status_code == 401):
+                    break
+                refused += 1
+                if refused > MAX_401_RESENDS:
+                    raise AuthenticationError(
+                        f"a request was answered 401 {refused} times in a row, each time with a newer token"
+                    )
+                # Make sure a newer token than the refused one exists (fetched by this worker,
+                # or already by another: one revocation, one token request per process).
+                self._tokens.refresh_after_401(token)
+        if isinstance(response, requests.Response) and response.status_code == 429 and self._counters is not None:
+            self._counters.add("rate_limited")
+        return response
+
+    def _send(
+        self, url: str, params: dict[str, str] | None, on_send: Callable[[], None] | None
+    ) -> tuple[str, requests.Response | AttemptFailure]:
+        """One request, in the caller's in-flight place: rate limit first, then the token."""
+        timeout = self._settings.timeout_seconds
+        if self._limiter is not None:
+            self._limiter.acquire()
         token = self._tokens.token()
         if on_send is not None:
             on_send()
-        response = self._send(url, params, token)
-        if isinstance(response, requests.Response) and response.status_code == 401:
-            fresh = self._tokens.refresh_after_401(token)
-            if on_send is not None:
-                on_send()
-            response = self._send(url, params, fresh)
-            if isinstance(response, requests.Response) and response.status_code == 401:
-                raise AuthenticationError("a request re-sent with a freshly issued token was answered 401")
-        return response
-
-    def _send(self, url: str, params: dict[str, str] | None, token: str) -> requests.Response | AttemptFailure:
-        timeout = self._settings.timeout_seconds
-        with self._in_flight:
-            if self._limiter is not None:
-                self._limiter.acquire()
-            if self._counters is not None:
-                self._counters.add("requests")
-            try:
-                response = send_get(
-                    self._session,
-                    url,
-                    params,
-                    {"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                    timeout,
-                    self._settings.verify,
-                )
-            except requests.RequestException as err:
-                return failure_from_exception(err, timeout)
-        if response.status_code == 429 and self._counters is not None:
-            self._counters.add("rate_limited")
-        return response
+        if self._counters is not None:
+            self._counters.add("requests")
+        try:
+            response = send_get(
+                self._session,
+                url,
+                params,
+                {"Authorization": f"Bearer {token}", "Accept": "application/json"},
+                timeout,
+                self._settings.verify,
+            )
+        except requests.RequestException as err:
+            return token, failure_from_exception(err, timeout)
+        return token, response

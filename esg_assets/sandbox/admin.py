@@ -49,6 +49,14 @@ def _revoke(sb: Sandbox, req: Request) -> Response:
     return _json({"revoked": sb.tokens.revoke_all()})
 
 
+def _revoke_plan(sb: Sandbox, req: Request) -> Response:
+    spec = _body(req)
+    if not isinstance(spec, dict):
+        raise ValueError("revoke plan takes a JSON object {\"after\": [n, ...]}")
+    sb.tokens.set_revoke_plan(spec.get("after"))
+    return _json({"ok": True})
+
+
 def _token_script(sb: Sandbox, req: Request) -> Response:
     sb.tokens.set_script(_body(req))
     return _json({"ok": True})
@@ -84,7 +92,7 @@ def _requests_clear(sb: Sandbox, req: Request) -> Response:
 
 def _stats(sb: Sandbox, req: Request) -> Response:
     stats = sb.log.stats()
-    stats.update(tokens_issued=sb.tokens.issued, today=sb.world.today.isoformat(),
+    stats.update(tokens_issued=sb.tokens.issued, revocations=sb.tokens.revocations, today=sb.world.today.isoformat(),
                  total_accounts=sb.world.total, active_accounts=sb.world.total - len(sb.world.removed),
                  feed_entries=len(sb.world.changes))
     return _json(stats)
@@ -125,6 +133,7 @@ ROUTES: dict[tuple[str, str], Callable[[Sandbox, Request], Response]] = {
     ("POST", "/_sandbox/script/clear"): _script_clear,
     ("POST", "/_sandbox/revoke"): _revoke,
     ("POST", "/_sandbox/token-script"): _token_script,
+    ("POST", "/_sandbox/revoke-plan"): _revoke_plan,
     ("POST", "/_sandbox/advance"): _advance,
     ("GET", "/_sandbox/config"): _config,
     ("POST", "/_sandbox/config"): _config,

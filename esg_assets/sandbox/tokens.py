@@ -29,6 +29,11 @@ class TokenStore:
         self.issued_tokens: list[str] = []
         self._script: list[str] = []
         self._served = 0
+        # Revocation plan: after the n-th ESG request accepted with a valid token, every token
+        # is revoked (close revocations and rotations, as a resource server may do them).
+        self._revoke_after: list[int] = []
+        self.esg_accepted = 0
+        self.revocations = 0
 
     def set_script(self, steps: object) -> None:
         if not isinstance(steps, list) or not all(isinstance(s, (str, int)) for s in steps):
@@ -41,7 +46,23 @@ class TokenStore:
     def revoke_all(self) -> int:
         count = len(self._tokens)
         self._tokens.clear()
+        self.revocations += 1
         return count
+
+    def set_revoke_plan(self, after: object) -> None:
+        """Revoke every token after each listed count of accepted ESG requests (counted from
+        now); two equal-but-one counts are two revocations in a row."""
+        if not isinstance(after, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                                                  for n in after):
+            raise ValueError("revoke plan must be a list of positive integers")
+        self._revoke_after, self.esg_accepted = sorted(after), 0
+
+    def accept_esg(self) -> None:
+        """Count one ESG request answered with a valid token; revoke when the plan says so."""
+        self.esg_accepted += 1
+        while self._revoke_after and self._revoke_after[0] <= self.esg_accepted:
+            self._revoke_after.pop(0)
+            self.revoke_all()
 
     def valid(self, authorization: str | None, now: float) -> bool:
         if not authorization or not authorization[:7].lower() == "bearer ":

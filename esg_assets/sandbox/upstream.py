@@ -85,6 +85,7 @@ def changes(sb: Sandbox, req: Request) -> Reply:
         return error_reply(405, "method_not_allowed", "use GET")
     if not sb.tokens.valid(req.headers.get("authorization"), time.monotonic()):
         return _unauthorized()
+    sb.tokens.accept_esg()
     params = parse_qs(req.query, keep_blank_values=True)
     cursor = params.get("cursor", [None])[0]
     if mode == "broken" and cursor:
@@ -104,6 +105,7 @@ def analysis(sb: Sandbox, req: Request, account_id: str, attempt: int) -> Reply:
         return error_reply(405, "method_not_allowed", "use GET")
     if not sb.tokens.valid(req.headers.get("authorization"), time.monotonic()):
         return _unauthorized()
+    sb.tokens.accept_esg()
     index = gen.parse_account_id(account_id)
     known = sb.world.exists(index)
     step = sb.behaviours.step_for(account_id, index if known else None, attempt)

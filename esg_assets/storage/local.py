@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from esg_assets.settings import StorageSettings
 from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream, plaintext_size
-from esg_assets.storage.errors import StoreIntegrityError, StoreNotFoundError, StorePermissionError
+from esg_assets.storage.errors import StoreError, StoreIntegrityError, StoreNotFoundError, StorePermissionError
 from esg_assets.storage.names import is_logical_name
 from esg_assets.storage.store import AuditedStore, Digest, StoredFile, StoredFileInfo
 
@@ -76,6 +76,9 @@ class LocalStore(AuditedStore):
         except BaseException as err:
             tmp.unlink(missing_ok=True)
             self._audit("write", name, outcome="error", detail=f"write failed: {type(err).__name__}")
+            if isinstance(err, OSError):  # a full or read-only file system, a vanished directory
+                raise StoreError(f"cannot write {name} to the output directory {self.root}: "
+                                 f"{err.strerror or type(err).__name__}") from None
             raise
         self._fsync_dir()
         self._audit("write", name, sha256=digest.hexdigest, detail=f"{digest.size} bytes")

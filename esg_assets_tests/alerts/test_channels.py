@@ -145,3 +145,44 @@ def test_channels_follow_the_settings(smtp_server: SmtpServer, pagerduty: PagerD
     assert [c.name for c in build_channels(only_pd)] == ["pagerduty"]
     only_mail = alert_settings(smtp_server.port, pagerduty.url, ESG_PAGERDUTY_ROUTING_KEY="")
     assert [c.name for c in build_channels(only_mail)] == ["email"]
+
+
+def test_both_channels_down_then_back_each_sent_once(
+    ledger: AlertLedger, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SMTP refuses connections and PagerDuty answers 503 during the alert: each is retried
+    (FAST: 3 attempts) and logged, neither is marked sent; later ticks while they are still down
+    change nothing; once both are back, one delivery each, and never again (a fresh ledger
+    object: a restarted daemon)."""
+    from esg_assets_tests.alerts.conftest import start_pagerduty
+
+    smtp_port = free_port()
+    pd, pd_server = start_pagerduty()
+    pd.statuses = [503] * 6  # two ticks' worth of attempts
+    settings = alert_settings(smtp_port, pd.url)
+    caplog.set_level(logging.INFO)
+    try:
+        for _ in range(2):
+            tick = dispatch([_alert()], ledger, build_channels(settings), policy=FAST)
+            assert tick.sent == [] and sorted(tick.pending) == [
+                ("esg-ratings/2026-11-27/run_failed", "email"), ("esg-ratings/2026-11-27/run_failed", "pagerduty")]
+            assert ledger.status("2026-11-27", "run_failed") == {"email": "pending", "pagerduty": "pending"}
+        for channel in ("email", "pagerduty"):
+            assert sum(f"via {channel}, attempt" in r.getMessage() for r in caplog.records) == 6
+            assert any(f"still pending on {channel}" in r.getMessage() for r in caplog.records)
+        assert pd.events == [] and pd.statuses == []
+        assert [r["attempts"] for r in ledger.rows()] == [6, 6]
+
+        smtp = start_smtp(smtp_port)  # both are back
+        try:
+            back = dispatch([_alert()], ledger, build_channels(settings), policy=FAST)
+            again = dispatch([_alert()], AlertLedger(ledger.path), build_channels(settings), policy=FAST)
+            assert sorted(back.sent) == [("esg-ratings/2026-11-27/run_failed", "email"),
+                                         ("esg-ratings/2026-11-27/run_failed", "pagerduty")]
+            assert again.sent == [] and again.pending == []
+            assert len(smtp.sink.messages) == 1 and len(pd.events) == 1
+        finally:
+            smtp.controller.stop()
+    finally:
+        pd_server.shutdown()
+        pd_server.server_close()

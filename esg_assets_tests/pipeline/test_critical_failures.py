@@ -56,13 +56,24 @@ def test_refused_client_credentials_fail_the_run_without_output(sandbox, home, r
     assert not any(r["kind"] in ("ams", "analysis") and r["status"] == 200 for r in sandbox.requests())
 
 
-def test_token_refused_after_a_revocation_mid_run_is_critical(sandbox, home, run_with) -> None:
-    """A request re-sent with a fresh token and answered 401 again fails the run; no file."""
+def test_a_fourth_401_in_a_row_is_critical(sandbox, home, run_with) -> None:
+    """A request answered 401 four times in a row (its three re-sends each with a newer token)
+    fails the run; no file (contract 1.1 token rule)."""
     sandbox.script({"ACC-0000004": ["401"]})
     result = run_with()
     assert not result.success
-    assert any("answered 401" in m for m in step_failure_messages(result))
+    assert any("answered 401 4 times in a row" in m for m in step_failure_messages(result))
     assert no_output(home)
+    sent = [r for r in sandbox.requests() if r.get("account_id") == "ACC-0000004"]
+    assert [r["status"] for r in sent] == [401] * 4
+    assert sum(1 for r in sandbox.requests() if r["kind"] == "token") == 4  # one newer token per re-send
+
+
+def test_three_401s_in_a_row_then_an_answer_is_not_an_error(sandbox, home, run_with) -> None:
+    sandbox.script({"ACC-0000004": ["401", "401", "401", "ok"]})
+    result = run_with()
+    assert result.success
+    assert sum(1 for r in sandbox.requests() if r["kind"] == "token") == 4
 
 
 def test_token_endpoint_down_fails_after_three_attempts(sandbox, home, run_with) -> None:

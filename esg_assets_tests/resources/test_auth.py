@@ -80,3 +80,35 @@ def test_the_steps_of_a_run_share_the_process_token() -> None:
             counts = second.counters.snapshot()
         assert [r["kind"] for r in sb.requests()] == ["token", "analysis", "analysis", "analysis", "token", "analysis"]
         assert counts.token_refreshes == 1 and first.counters.snapshot().token_refreshes == 0
+
+
+def _storm_plan(rounds: int, start: int = 40, gap: int = 10) -> list[int]:
+    """Revocations `gap` accepted requests apart, every other one followed by a second one at
+    once (two in a row): rounds of [n, n + gap, n + gap + 1]."""
+    plan, n = [], start
+    for _ in range(rounds):
+        plan += [n, n + gap, n + gap + 1]
+        n += 2 * gap + 1
+    return plan
+
+
+@pytest.mark.integration
+def test_close_revocations_with_64_workers_never_fail_and_cost_one_token_request_each() -> None:
+    # 64 workers, ESG_API_MAX_CONCURRENCY=8 requests in flight and the rest waiting for a place,
+    # 10 ms latency; tokens revoked 10 requests apart and twice in a row, over many rounds. Each
+    # request takes its token when it is sent (not before its wait) and may be re-sent three
+    # times with newer tokens: no request fails, and each revocation costs one token request.
+    with SandboxProcess(accounts=1000, seed=47, latency_ms=10) as sb:
+        ids = [a["account_id"] for a in sb.accounts()]
+        plan = _storm_plan(rounds=25)
+        sb.revoke_plan(plan)
+        results = []
+        with open_upstream(settings_for(sb, ESG_API_MAX_CONCURRENCY="8")) as upstream:
+            fetch_in_batches(upstream.esg.fetch_analysis, ids, 64, results.extend)
+            counts = upstream.counters.snapshot()
+        stats = sb.stats()
+        assert stats["revocations"] == len(plan)
+        assert len(results) == 1000 and all(r.status.value == "Successful" for r in results)
+        token_requests = [r for r in sb.requests() if r["kind"] == "token"]
+        assert len(token_requests) == len(plan) + 1
+        assert counts.token_refreshes == len(plan)

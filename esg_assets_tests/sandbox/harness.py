@@ -156,6 +156,10 @@ class SandboxProcess:
     def revoke(self) -> Any:
         return self._admin("POST", "revoke")
 
+    def revoke_plan(self, after: list[int]) -> Any:
+        """Revoke every token after each of these counts of accepted ESG requests."""
+        return self._admin("POST", "revoke-plan", {"after": after})
+
     def advance(self, days: int = 1, **changes: Any) -> dict[str, Any]:
         """`POST /_sandbox/advance`: ams_updated, esg_changed, esg_changed_silently, added, removed,
         random_changes. Returns the summary (today, changed_at, the ids affected)."""
