@@ -54,13 +54,23 @@ class RateLimiter:
             return slot - now
 
     def acquire(self) -> None:
-        """Wait for a reserved slot, then pass the release gate that enforces the ceiling on
-        real send instants. The gate is held while it sleeps: nobody may be released before the
-        sleeper (its wait is due to the R-th previous release, which binds everyone after it
-        too), and it keeps the release log in time order without a retry loop."""
+        """Wait for a slot and pass the release gate (`wait_for_slot`, then `release`)."""
+        self.wait_for_slot()
+        self.release()
+
+    def wait_for_slot(self) -> None:
+        """Reserve the next slot and sleep until it. Holds nothing: the caller may wait for
+        other things (an in-flight place) before `release`, which checks the real instant."""
         wait = self.reserve()
         if wait > 0:
             self._sleep(wait)
+
+    def release(self) -> None:
+        """Pass the release gate that enforces the ceiling on real send instants, just before
+        sending. The gate is held while it sleeps: nobody may be released before the sleeper
+        (its wait is due to the R-th previous release, which binds everyone after it too), and
+        it keeps the release log in time order without a retry loop. A caller that came late
+        from its slot (it waited for an in-flight place) is still counted at its real instant."""
         with self._gate:
             now = self._clock()
             if len(self._released) == self._cap:
