@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -96,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             print(_table({"B4": results["B4"]}), flush=True)
     finally:
         results["bench_seconds"] = round(time.monotonic() - started, 1)
+        # The machine may be shared: a load above the core count makes every figure pessimistic.
+        results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         results["targets"] = _verdicts(results, k)
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
 
             shutil.rmtree(work, ignore_errors=True)
     print(_table({"targets": results["targets"]}))
+    print(f"bench: load average {results['machine']['load_average_at_start']} at start, "
+          f"{results['load_average_at_end']} at end, on {results['machine']['cpus']} cores")
     print(f"bench: figures written to {out} ({results['bench_seconds']} s)")
     return 0
 

@@ -197,4 +197,4 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) * 1024
     return {"cpus": os.cpu_count(), "memory_gib": round(mem / 2**30, 1), "python": platform.python_version(),
-            "date": date.today().isoformat()}
+            "date": date.today().isoformat(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
