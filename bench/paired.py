@@ -9,7 +9,8 @@ the sandbox at R = 1,000, 20 ms, concurrency 32, once with the order of the code
 then the in-flight place) and once with the old one (the place held while waiting for the slot).
 `client` sends sequential keep-alive GETs to a zero-latency sandbox and reads the CPU time of
 this process: `requests` through the adapter (the code's `send_get`), urllib3 alone, and
-`http.client`. Each prints every pair and the median ratio.
+`http.client` (and httpx's synchronous client when it is installed: it is no dependency of
+the job). Each prints every pair and the median ratio.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import http.client
+import importlib.util
 import statistics
 import sys
 import tempfile
@@ -74,6 +76,11 @@ def _client_cpu(sb: Sandbox, n: int, kind: str) -> float:
         pool = urllib3.HTTPConnectionPool("127.0.0.1", sb.port, maxsize=2, retries=False,
                                           timeout=urllib3.Timeout(connect=5.0, read=5.0))
         one = lambda path: pool.request("GET", path, headers=headers, redirect=False).data  # noqa: E731
+    elif kind == "httpx":  # not a dependency of the job: measured when installed
+        import httpx
+
+        client = httpx.Client(base_url=sb.url, timeout=5.0, trust_env=False)
+        one = lambda path: client.get(path, headers=headers).content  # noqa: E731
     else:
         conn = http.client.HTTPConnection("127.0.0.1", sb.port, timeout=5.0)
 
@@ -115,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     with Sandbox(work, accounts=1000, seed=7) as sb:
         base = lambda: _client_cpu(sb, args.requests, "requests")  # noqa: E731
-        for other in ("urllib3", "http.client"):
+        others = ["urllib3", "http.client"] + (["httpx"] if importlib.util.find_spec("httpx") else [])
+        for other in others:
             _pairs(base, lambda other=other: _client_cpu(sb, args.requests, other), args.pairs,
                    f"CPU ms per request, A = requests adapter (send_get), B = {other}")
     return 0
