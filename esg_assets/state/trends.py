@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from dagster_pandas import PandasColumn
 
-from esg_assets.state.report_queries import SCORE_COLUMNS
+from esg_assets.state.report_queries import SCORE_COLUMNS, score_decimal
 from esg_assets.storage.names import parse_partition
 
 
@@ -48,7 +48,7 @@ def score_histograms(con: duckdb.DuckDBPyConnection, partition: str, bins: int =
             UNPIVOT present ON {", ".join(SCORE_COLUMNS)} INTO NAME score VALUE value
         )
         SELECT score,
-               least(greatest(fdiv(floor(CAST(value AS DECIMAL(38, 20)) * ?), 100), 0), ? - 1)::INTEGER AS bin,
+               least(greatest(fdiv(floor(CAST(value AS {score_decimal(con, partition)}) * ?), 100), 0), ? - 1)::INTEGER AS bin,
                count(*) AS n
         FROM scores
         GROUP BY ALL
