@@ -19,6 +19,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -139,6 +140,7 @@ class RunResult:
     maxrss_single: int  # bytes: ru_maxrss of the largest waited-for process
     steps: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> wall, cpu
     summary: dict[str, Any] = field(default_factory=dict)
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> wall, cpu (job log)
 
     def step_wall(self, step: str) -> float:
         return self.steps.get(step, {}).get("wall", float("nan"))
@@ -166,6 +168,40 @@ def _step_windows(home: Path) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in json.loads(text.decode().strip().splitlines()[-1]).items() if v[0] and v[1]}
 
 
+LOG_FILE = "esg-ratings.jsonl"
+# Phases of one run, each between two events of the job log (asset, event): what the issue's
+# "start, AMS paging, planning, calls, CSV + encryption, summary + report" are measured on.
+# `start` runs from process start to the first step; `end` from the last event to exit.
+_PHASES = (
+    ("ams_paging", ("active_accounts", "step_start"), ("active_accounts", "accounts_listed")),
+    ("planning", ("esg_ratings", "step_start"), ("esg_ratings", "ratings_plan")),
+    ("calls", ("esg_ratings", "ratings_plan"), ("esg_ratings", "ratings_done")),
+    ("csv_and_encryption", ("ratings_csv", "step_start"), ("ratings_csv", "files_written")),
+    ("summary_and_report", ("daily_summary", "step_start"), ("daily_summary", "summary_written")),
+)
+
+
+def _instant(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def phase_windows(log_file: Path, started: float, ended: float) -> dict[str, tuple[float, float]]:
+    """(start, end) wall-clock instants of each phase of the run, from the job log's events
+    (the last occurrence of each); the rest of the run is `start`, `between_steps` and `end`."""
+    seen: dict[tuple[str, str], float] = {}
+    if log_file.exists():
+        for line in log_file.read_text().splitlines():
+            record = json.loads(line)
+            seen[(record.get("asset"), record.get("event"))] = _instant(record["ts"])
+    out = {name: (seen[a], seen[b]) for name, a, b in _PHASES if a in seen and b in seen}
+    firsts = [seen[k] for k in seen if k[1] == "step_start"]
+    lasts = [seen[k] for k in seen if k[1] == "step_end"]
+    if firsts and lasts:
+        out["start"] = (started, min(firsts))
+        out["end"] = (max(lasts), ended)
+    return out
+
+
 def read_summary(env: dict[str, str], partition: str, out: Path) -> dict[str, Any]:
     subprocess.check_call([str(BIN / "esg-ratings"), "files", "get", partition, "--kind", "summary", "--out", str(out)],
                           env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
@@ -178,6 +214,7 @@ def materialize(env: dict[str, str], partition: str, log_path: Path) -> RunResul
     cmd = [str(BIN / "dagster"), "asset", "materialize", "-m", "esg_assets", "--select", ",".join(ASSETS),
            "--partition", partition]
     started = time.monotonic()
+    started_wall = time.time()
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
@@ -198,6 +235,9 @@ def materialize(env: dict[str, str], partition: str, log_path: Path) -> RunResul
         return result
     for step, (start, end) in _step_windows(Path(env["DAGSTER_HOME"])).items():
         result.steps[step] = {"wall": end - start, "cpu": sampler.cpu_at(end) - sampler.cpu_at(start)}
+    ended_wall = started_wall + wall
+    for name, (start, end) in phase_windows(Path(env["DAGSTER_HOME"]) / "logs" / LOG_FILE, started_wall, ended_wall).items():
+        result.phases[name] = {"wall": end - start, "cpu": sampler.cpu_at(end) - sampler.cpu_at(start)}
     with tempfile.TemporaryDirectory() as tmp:
         result.summary = read_summary(env, partition, Path(tmp))
     return result

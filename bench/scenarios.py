@@ -47,7 +47,21 @@ def _run_figures(run: RunResult, accounts: int) -> dict[str, Any]:
         "peak_rss_mb": mb(run.peak_rss),
         "peak_rss_hwm_sum_mb": mb(run.peak_hwm_sum),
         "accounts": accounts,
+        **_per_called(run),
+        "phases_wall_s": {k: round(v["wall"], 2) for k, v in run.phases.items()},
+        "phases_cpu_s": {k: round(v["cpu"], 2) for k, v in run.phases.items()},
+        "phases_unaccounted_s": round(run.wall_seconds - sum(v["wall"] for v in run.phases.values()), 2),
     }
+
+
+def _per_called(run: RunResult) -> dict[str, Any]:
+    """CPU per called account (ms): the whole job process tree, and the calls phase alone."""
+    called = int(run.summary.get("accounts_called") or 0)
+    if not called:
+        return {}
+    calls_cpu = run.phases.get("calls", {}).get("cpu", float("nan"))
+    return {"cpu_ms_per_called_account_run": round(1000 * run.cpu_seconds / called, 3),
+            "cpu_ms_per_called_account_calls": round(1000 * calls_cpu / called, 3)}
 
 
 def _check(run: RunResult, what: str) -> None:
@@ -76,6 +90,8 @@ def b1_b2(work: Path, k: Knobs, with_b2: bool) -> dict[str, dict[str, Any]]:
             "latency_ms": k.latency_ms,
             "ideal_s": ideal,
             "ratio_ideal_over_actual": round(ideal / step, 4),
+            "whole_run_ratio_ideal_over_wall": round(ideal / run.wall_seconds, 4),
+            "calls_phase_ratio": round(ideal / run.phases["calls"]["wall"], 4) if "calls" in run.phases else None,
             "requests": requests_sent,
             "requests_per_s": round(requests_sent / step, 1),
             "rate_limited_429": int(stats["by_status"].get("429", 0)),
@@ -181,4 +197,4 @@ def machine() -> dict[str, Any]:
             if line.startswith("MemTotal:"):
                 mem = int(line.split()[1]) * 1024
     return {"cpus": os.cpu_count(), "memory_gib": round(mem / 2**30, 1), "python": platform.python_version(),
-            "date": date.today().isoformat()}
+            "date": date.today().isoformat(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}

@@ -192,10 +192,14 @@ class BearerGetter:
     """GET with the shared token, within the in-flight ceiling and (for the ESG API) the
     rate limit; a 401 gets up to three re-sends with newer tokens, not counted as attempts.
 
-    The token is taken at the moment of sending, after the waits for the in-flight place and
-    the rate limiter: a token taken before those waits can be one or two revocations old by
-    the time it leaves. The in-flight place is kept across the re-sends of one request, so a
-    refused request does not queue again behind every waiting worker."""
+    A request waits first for its rate slot, holding nothing, then for an in-flight place: a
+    worker asleep until its slot would otherwise keep one of the places idle (the last few per
+    cent of R at 20 ms latency). The token is taken at the moment of sending, after both waits
+    and the limiter's release gate (the hard ceiling on real send instants): a token taken
+    before the waits can be one or two revocations old by the time it leaves. The in-flight
+    place is kept across the re-sends of one request, and a re-send passes the release gate
+    without reserving a new slot, so a refused request does not queue again behind every
+    waiting worker (each of which holds a reserved slot) while tokens keep being revoked."""
 
     def __init__(
         self,
@@ -217,6 +221,8 @@ class BearerGetter:
         self, url: str, params: dict[str, str] | None = None, on_send: Callable[[], None] | None = None
     ) -> requests.Response | AttemptFailure:
         """`on_send` is called for every request actually sent (the 401 re-sends included)."""
+        if self._limiter is not None:
+            self._limiter.wait_for_slot()
         with self._in_flight:
             refused = 0
             while True:
@@ -238,10 +244,10 @@ class BearerGetter:
     def _send(
         self, url: str, params: dict[str, str] | None, on_send: Callable[[], None] | None
     ) -> tuple[str, requests.Response | AttemptFailure]:
-        """One request, in the caller's in-flight place: rate limit first, then the token."""
+        """One request, in the caller's in-flight place: the ceiling first, then the token."""
         timeout = self._settings.timeout_seconds
         if self._limiter is not None:
-            self._limiter.acquire()
+            self._limiter.release()
         token = self._tokens.token()
         if on_send is not None:
             on_send()

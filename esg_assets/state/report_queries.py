@@ -13,6 +13,20 @@ from esg_assets.domain.models import ErrorRow, RatingRow
 # Rows per ordered read of the CSV files: bounds DuckDB's sort and join to one chunk.
 ORDERED_CHUNK = 50_000
 SCORE_COLUMNS = ("overall", "environmental", "social", "governance")
+# Scores are stored as the exact decimal text the API sent. DuckDB 1.5.5 casts and sums
+# DECIMAL(38, s) on 128-bit integers, about 80 times slower than DECIMAL(18, s) on 64-bit ones
+# (1.7 s against 0.02 s for the four scores of 100,000 rows here, twice per run: the summary and
+# the call-failure check). Plain decimals of at most 8 integer digits and 10 decimals (the
+# contract sends 0..100 with at most 6) fit DECIMAL(18,10) exactly; a partition holding any
+# other text form (an exponent, more decimals) is computed in DECIMAL(38,20) as before.
+_FITS_18_10 = "[0-9]{1,8}([.][0-9]{1,10})?"
+
+
+def score_decimal(con: duckdb.DuckDBPyConnection, partition: str) -> str:
+    """The DECIMAL type every score of the partition is cast to: exact for all of them."""
+    odd = " OR ".join(f"NOT regexp_full_match({c}, '{_FITS_18_10}')" for c in SCORE_COLUMNS)
+    row = con.execute(f"SELECT count(*) FROM ratings WHERE partition = ? AND ({odd})", [partition]).fetchone()
+    return "DECIMAL(18,10)" if row is not None and row[0] == 0 else "DECIMAL(38,20)"
 
 
 def missing_results(con: duckdb.DuckDBPyConnection, partition: str) -> int:
@@ -90,10 +104,9 @@ def figures(con: duckdb.DuckDBPyConnection, partition: str) -> Figures:
               WHERE r.partition = ?"""
     statuses = dict(con.execute(f"SELECT r.status, count(*) {base} GROUP BY r.status", [partition]).fetchall())
     sources = dict(con.execute(f"SELECT r.source, count(*) {base} GROUP BY r.source", [partition]).fetchall())
-    # DECIMAL(38,20) keeps every digit the API may send (up to 6 decimals) exactly in the sum.
-    sums_sql = ", ".join(
-        f"sum(CAST(r.{c} AS DECIMAL(38,20))), count(r.{c})" for c in SCORE_COLUMNS
-    )
+    # Exact sums: every digit the API sent is kept (score_decimal).
+    exact = score_decimal(con, partition)
+    sums_sql = ", ".join(f"sum(CAST(r.{c} AS {exact})), count(r.{c})" for c in SCORE_COLUMNS)
     sums_row = con.execute(f"SELECT {sums_sql} {base} AND r.status IN ('Successful', 'Partial')", [partition]).fetchone()
     score_sums = {
         c: (Decimal(sums_row[2 * i] or 0), int(sums_row[2 * i + 1])) for i, c in enumerate(SCORE_COLUMNS)

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import warnings
 from datetime import timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
-import pandas as pd
-from dagster_pandas import PandasColumn, create_dagster_pandas_dataframe_type
 
-from esg_assets.state.report_queries import SCORE_COLUMNS
+if TYPE_CHECKING:
+    import pandas as pd
+    from dagster_pandas import PandasColumn
+
+from esg_assets.state.report_queries import SCORE_COLUMNS, score_decimal
 from esg_assets.storage.names import parse_partition
 
 
@@ -45,7 +48,7 @@ def score_histograms(con: duckdb.DuckDBPyConnection, partition: str, bins: int =
             UNPIVOT present ON {", ".join(SCORE_COLUMNS)} INTO NAME score VALUE value
         )
         SELECT score,
-               least(greatest(fdiv(floor(CAST(value AS DECIMAL(38, 20)) * ?), 100), 0), ? - 1)::INTEGER AS bin,
+               least(greatest(fdiv(floor(CAST(value AS {score_decimal(con, partition)}) * ?), 100), 0), ? - 1)::INTEGER AS bin,
                count(*) AS n
         FROM scores
         GROUP BY ALL
@@ -67,6 +70,8 @@ _COUNTS = ("total_accounts", "successful", "partial", "failed", "accounts_called
 
 
 def _history_columns() -> list[PandasColumn]:
+    from dagster_pandas import PandasColumn
+
     # Figures of a run may be missing (an older schema, a partial row): NULLs are allowed, wrong
     # values are not. The duration has no lower bound: a clock step may make it negative.
     return [
@@ -83,13 +88,27 @@ def _history_columns() -> list[PandasColumn]:
     ]
 
 
-with warnings.catch_warnings():  # the constructor is marked beta; its warning is noise in every CLI call
-    warnings.simplefilter("ignore", dg.BetaWarning)
-    JobHistoryFrame = create_dagster_pandas_dataframe_type(
-        name="JobHistoryFrame",
-        description="The job history of up to 30 days, one row per partition (its latest run), ascending.",
-        columns=_history_columns(),
-    )
+@cache
+def job_history_frame_type() -> dg.DagsterType:
+    """`JobHistoryFrame`, built on first use: pandas and dagster-pandas cost every process that
+    loads the definitions about 50 MB and a second of start-up, and only the report needs them,
+    at the end of the run (docs/benchmarks.md, "Whole run")."""
+    from dagster_pandas import create_dagster_pandas_dataframe_type
+
+    with warnings.catch_warnings():  # the constructor is marked beta; its warning is noise in every CLI call
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return create_dagster_pandas_dataframe_type(
+            name="JobHistoryFrame",
+            description="The job history of up to 30 days, one row per partition (its latest run), ascending.",
+            columns=_history_columns(),
+        )
+
+
+def __getattr__(name: str) -> Any:
+    """`trends.JobHistoryFrame` still reads as a module attribute (PEP 562), built lazily."""
+    if name == "JobHistoryFrame":
+        return job_history_frame_type()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def history_frame(con: duckdb.DuckDBPyConnection, partition: str, days: int = 30) -> pd.DataFrame:
@@ -113,7 +132,7 @@ def history_frame(con: duckdb.DuckDBPyConnection, partition: str, days: int = 30
         ORDER BY partition
     """
     frame = con.execute(sql, [first.isoformat(), last.isoformat()]).df()
-    check = dg.check_dagster_type(JobHistoryFrame, frame)
+    check = dg.check_dagster_type(job_history_frame_type(), frame)
     if not check.success:
         reason = (check.description or "constraint violated").split("The offending")[0].strip()
         raise ValueError(f"job_history of {first.isoformat()}..{partition} is invalid: {reason}")

@@ -146,3 +146,32 @@ def test_history_a_run_could_not_have_written_stops_the_report(con: duckdb.DuckD
     con.execute(f"UPDATE job_history SET {column} = ? WHERE run_id = 'bad'", [value])
     with pytest.raises(ValueError, match=f'^job_history of 2026-10-22..{DAY} is invalid: .*"{column}"[^\n]*$'):
         history(con, DAY)
+
+
+def test_scores_with_more_than_ten_decimals_are_still_binned_and_summed_exactly(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    # The fast DECIMAL(18,10) arithmetic is used only when every score of the partition fits it;
+    # 9.99999999999 would round to 10 there (the next bin) and the sum would lose its last digit.
+    from decimal import Decimal
+
+    from esg_assets.state.report_queries import figures, score_decimal
+
+    add_rating(con, "ACC-1", "Successful", ("9.99999999999", "10", "10", "10"))
+    add_rating(con, "ACC-2", "Successful", ("0.00000000002", "10", "10", "10"))
+    assert score_decimal(con, DAY) == "DECIMAL(38,20)"
+    assert score_histograms(con, DAY)["overall"] == [2, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    assert figures(con, DAY).score_sums["overall"] == (Decimal("10.00000000001"), 2)
+
+
+def test_plain_scores_use_the_fast_exact_type(con: duckdb.DuckDBPyConnection) -> None:
+    from decimal import Decimal
+
+    from esg_assets.state.report_queries import figures, score_decimal
+
+    add_rating(con, "ACC-1", "Successful", ("72.455", "0", "100", None))
+    add_rating(con, "ACC-2", "Partial", ("72.454999", None, "0.5", "99.9999999999"))
+    assert score_decimal(con, DAY) == "DECIMAL(18,10)"
+    sums = figures(con, DAY).score_sums
+    assert sums["overall"] == (Decimal("144.909999"), 2)
+    assert sums["governance"] == (Decimal("99.9999999999"), 1)

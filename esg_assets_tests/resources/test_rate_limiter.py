@@ -3,6 +3,8 @@
 import threading
 import time
 
+import pytest
+
 from esg_assets.resources.rate_limiter import RateLimiter
 
 
@@ -74,3 +76,18 @@ def test_an_outside_observer_sees_the_limit_and_the_in_flight_ceiling() -> None:
     assert stats["esg_max_per_second"] <= 105
     assert stats["esg_max_per_second"] >= 90  # the limit is used, not wasted
     assert stats["esg_max_in_flight"] <= 4
+
+
+def test_requests_let_go_together_leave_at_least_half_an_interval_apart() -> None:
+    # Requests that waited for an in-flight place after their slots reach the release gate
+    # together when answers free the places: they leave spread, not in a burst.
+    now = [50.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    limiter = RateLimiter(10, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.release()  # all four arrive at the gate at the same instant
+    released = list(limiter._released)  # noqa: SLF001 - the release log
+    assert released == pytest.approx([50.0, 50.05, 50.1, 50.15])
