@@ -66,7 +66,7 @@ def fetch_in_batches(
     # account, docs/benchmarks.md) and handed back afterwards.
     gc.freeze()
     try:
-        return _fetch_in_batches(fetch, account_ids, workers, on_batch, batch_size, batch_seconds, stop)
+        return _fetch_in_batches(fetch, account_ids, workers, on_batch, batch_size, batch_seconds, stop, on_tick)
     finally:
         gc.unfreeze()
 
@@ -79,6 +79,7 @@ def _fetch_in_batches(
     batch_size: int,
     batch_seconds: float,
     stop: threading.Event | None,
+    on_tick: Callable[[int], None] | None,
 ) -> int:
     inbox: queue.Queue[object] = queue.Queue(maxsize=workers * 2)
     results: queue.Queue[object] = queue.Queue()

@@ -80,7 +80,8 @@ def test_a_run_that_cannot_finish_raises_window_at_risk_within_a_minute(tmp_path
     # What people saw meanwhile: observations in the instance (the UI), the JSON log, Prometheus.
     first = observations.records[-1].asset_observation.metadata
     assert {"accounts_done", "accounts_left", "rate_per_second", "projected_end", "window_end"} <= set(first)
-    lines = [json.loads(line) for line in (home / "logs" / "esg-ratings.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for path in sorted((home / "logs").glob("esg-ratings-*.jsonl"))  # one file per day
+             for line in path.read_text().splitlines()]
     forecasts = [entry for entry in lines if entry["event"] == "ratings_forecast"]
     assert forecasts and all(f["window_at_risk"] is True for f in forecasts)
     times = [datetime.fromisoformat(f["reported_at"]) for f in forecasts]
