@@ -3,26 +3,17 @@ and the carry-forward check (§5b)."""
 
 
 import warnings
-from decimal import Decimal
 
 import dagster as dg
 
 from esg_assets.assets.ratings import esg_ratings
 from esg_assets.domain.summary import call_failure_rate
+from esg_assets.names import CALL_FAILURE_CHECK, CARRY_CHECK, MAX_CALL_FAILURE_RATE, threshold_exceeded
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource
 from esg_assets.settings import ConfigError, StorageSettings, load_storage
 from esg_assets.state import carry_repo
 from esg_assets.state import report_queries as q
-
-CALL_FAILURE_CHECK = "call_failure_rate_within_5_percent"
-MAX_CALL_FAILURE_RATE = Decimal("0.05")
-
-
-def threshold_exceeded(rate: Decimal) -> bool:
-    """Strictly greater than 5 % fails; exactly 5 % passes."""
-    return rate > MAX_CALL_FAILURE_RATE
-
 
 def _storage() -> StorageSettings:
     try:
@@ -63,9 +54,6 @@ with warnings.catch_warnings():
         partitions_def=daily_partitions,
         description="Fails (ERROR) when more than 5 % of the accounts called for the day ended Failed.",
     )(_call_failure_rate_within_5_percent)
-
-
-CARRY_CHECK = "carried_rows_match_api"
 
 
 def _carried_rows_match_api(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:

@@ -28,6 +28,7 @@ def rerun(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from esg_assets.cli import CliError
+    from esg_assets.names import DAILY_SUMMARY, ESG_RATINGS, RATINGS_CSV
     from esg_assets.settings import load_storage
     from esg_assets.state.accounts_repo import account_count, unknown_ids
     from esg_assets.state.db import connect
@@ -49,12 +50,12 @@ def rerun(args: argparse.Namespace) -> int:
     from esg_assets.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={dg.AssetKey("esg_ratings"), dg.AssetKey("ratings_csv"), dg.AssetKey("daily_summary")}
+        asset_selection={dg.AssetKey(n) for n in (ESG_RATINGS, RATINGS_CSV, DAILY_SUMMARY)}
     )
     result = job.execute_in_process(
         partition_key=partition,
         run_config={
-            "ops": {"esg_ratings": {"config": {"account_ids": list(args.account), "full_refresh": False}}},
+            "ops": {ESG_RATINGS: {"config": {"account_ids": list(args.account), "full_refresh": False}}},
             # The run's events go to the instance (and the UI); the terminal gets one line.
             "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         },

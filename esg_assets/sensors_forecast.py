@@ -14,10 +14,9 @@ import dagster as dg
 
 from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel
 from esg_assets.domain.forecast import at_risk, window_end
+from esg_assets.names import ESG_RATINGS, RATINGS_KEY
 from esg_assets.run_records import is_esg_run, partition_of, run_details
 from esg_assets.sensors import Evaluation, _finish, alert_sensor
-
-RATINGS_KEY = dg.AssetKey("esg_ratings")
 
 
 def latest_forecast(instance: dg.DagsterInstance, run_id: str, partition: str) -> dict[str, object] | None:
@@ -58,7 +57,7 @@ def evaluate_window_at_risk(instance: dg.DagsterInstance, now: datetime, ledger:
              "window_end": window_end(start).strftime("%Y-%m-%dT%H:%M:%SZ"), "calls_left": left,
              "calls_done": forecast.get("accounts_done"), "rate_per_second": forecast.get("rate_per_second"),
              "rate_measured": forecast.get("rate_measured"), "forecast_at": forecast.get("reported_at")},
-            component="esg_ratings"))
+            component=ESG_RATINGS))
     return _finish(alerts, ledger, channels, cursor, **kw)
 
 

@@ -29,7 +29,8 @@ def refuse_retry_after_window(context: dg.AssetExecutionContext) -> None:
     monitoring also ends a run at its 4-hour `max_runtime` as a plain failure, which Dagster
     would retry into a fresh 4 hours; such a retry stops here, before any call, naming the
     window, so the sensors see it as the window's (`window_exceeded`), never as `run_failed`."""
-    from esg_assets.run_records import WINDOW_MARKER, end_facts  # run_records imports the assets' check
+    from esg_assets.names import WINDOW_MARKER
+    from esg_assets.run_records import end_facts
 
     run = context.run
     if not run.parent_run_id or run.tags.get(RETRY_NUMBER_TAG) is None:

@@ -15,6 +15,7 @@ from esg_assets.domain.models import AccountResult
 from esg_assets.domain.plan import DayPlan, Mode, decide_mode, plan_day
 from esg_assets.fetching import fetch_in_batches
 from esg_assets.jobs import STATE_DB_POOL
+from esg_assets.names import ESG_RATINGS
 from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.progress import ProgressReporter
@@ -80,7 +81,7 @@ def _check(con: duckdb.DuckDBPyConnection, plan: DayPlan, run_id: str) -> tuple[
 
 # The dependency on its own previous day makes an asset backfill run days in date order, so
 # each day's change detection finds the day before it completed.
-PREVIOUS_DAY = dg.AssetDep("esg_ratings", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
+PREVIOUS_DAY = dg.AssetDep(ESG_RATINGS, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
 
 
 @dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"},

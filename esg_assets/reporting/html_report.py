@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from esg_assets.names import threshold_exceeded
 from esg_assets.reporting import sections
 from esg_assets.reporting.fmt import figure, generated_text, long_date, pct, score
 from esg_assets.reporting.style import CSS
@@ -23,7 +24,6 @@ from esg_assets.reporting.svg import esc, fmt_count
 from esg_assets.storage.names import logical_name
 
 TREND_DAYS = 30
-FAILURE_THRESHOLD = Decimal("0.05")  # the 5 % rule (output-and-behaviour.md §4)
 
 
 def _json_default(value: object) -> object:
@@ -56,7 +56,7 @@ def headline(summary: dict[str, Any]) -> str:
     total = summary["total_accounts"]
     called = summary["accounts_called"]
     rate = summary["call_failure_rate"]
-    above = rate is not None and Decimal(str(rate)) > FAILURE_THRESHOLD
+    above = rate is not None and threshold_exceeded(Decimal(str(rate)))
     limit_note = (
         '<span class="badge bad">above the 5&nbsp;% limit: alert sent</span>'
         if above

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from esg_assets.domain.carry_check import CarryCheck
+from esg_assets.names import MAX_CALL_FAILURE_RATE
 from esg_assets.reporting.fmt import duration, figure, pct, score
 from esg_assets.reporting.svg import Series, bar_chart, esc, fmt_compact, fmt_count, histogram, line_chart
 
@@ -131,7 +132,7 @@ def trends(history: Sequence[dict[str, Any]], first_day: date, last_day: date) -
         chart("Average scores", scores, lambda v: f"{v:g}", lambda v: f"{v:.2f}"),
         chart("Success rate", [series("success_rate", "Success rate", STATUS_COLOURS["Successful"])], _pct_tick, _pct_tick, y_max=1.0),
         chart("Call failure rate", [series("call_failure_rate", "Call failure rate", STATUS_COLOURS["Failed"])], _pct_tick, _pct_tick,
-              y_min=0.0, threshold=(0.05, "5 % alert threshold")),
+              y_min=0.0, threshold=(float(MAX_CALL_FAILURE_RATE), "5 % alert threshold")),
         chart("Run duration (minutes)", [series("duration_seconds", "Duration", "#5d4037", scale=60.0)],
               fmt_compact, lambda v: duration(v * 60), y_min=0.0),
         chart("Requests to the ESG API", [series("requests", "Requests", CALLED_COLOUR)], fmt_compact, fmt_count, y_min=0.0),
