@@ -1,6 +1,6 @@
 """`esg-ratings files ...`, `audit ...` and `keys rotate` (configuration.md, "Command line").
 
-User errors raise `esg_assets.cli.CliError` (imported lazily: that module imports this one), which
+User errors raise `esg_assets.cli.errors.CliError`, which
 the main command prints as one line. Nothing here prints a key or secret.
 """
 
@@ -64,7 +64,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _fail(message: str) -> NoReturn:
-    from esg_assets.cli import CliError
+    from esg_assets.cli.errors import CliError
 
     raise CliError(message)
 
