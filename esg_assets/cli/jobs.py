@@ -6,12 +6,12 @@ import argparse
 import re
 from datetime import date
 
+from esg_assets.cli.errors import CliError
+
 _ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _partition(value: str) -> str:
-    from esg_assets.cli.errors import CliError
-
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             raise ValueError
@@ -27,7 +27,6 @@ def rerun(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from esg_assets.cli.errors import CliError
     from esg_assets.names import DAILY_SUMMARY, ESG_RATINGS, RATINGS_CSV
     from esg_assets.settings import load_storage
     from esg_assets.state.accounts_repo import account_count, unknown_ids
