@@ -1,7 +1,7 @@
 """`esg-ratings files ...`, `audit ...` and `keys rotate` (configuration.md, "Command line").
 
-User errors raise `esg_assets.cli.errors.CliError`, which
-the main command prints as one line. Nothing here prints a key or secret.
+User errors raise `esg_assets.cli.errors.CliError`, which the main command prints as one line.
+Nothing here prints a key or secret.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
+from esg_assets.cli.errors import CliError
 from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreError, StoreNotFoundError
@@ -64,8 +65,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _fail(message: str) -> NoReturn:
-    from esg_assets.cli.errors import CliError
-
     raise CliError(message)
 
 
