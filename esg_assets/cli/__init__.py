@@ -19,14 +19,13 @@ __all__ = ["CliError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from esg_assets.cli import files, jobs
-    from esg_assets.sandbox import cli as sandbox_cli
+    from esg_assets.cli import files, jobs, sandbox
 
     parser = argparse.ArgumentParser(prog="esg-ratings", description="ESG ratings batch job")
     sub = parser.add_subparsers(dest="command", required=True)
     files.add_parsers(sub)
     jobs.add_parsers(sub)
-    sandbox_cli.add_parsers(sub)
+    sandbox.add_parsers(sub)
     return parser
 
 

@@ -1,6 +1,6 @@
 """The sandbox HTTP server: routing, rate limiter, delays and the request log around the handlers.
 
-Run it with `esg-ratings sandbox serve` (or `python -m esg_assets.sandbox.server`, same options).
+Run it with `esg-ratings sandbox serve` (or `python -m esg_assets.cli.sandbox serve`, same options).
 It prints one line `sandbox listening on http://HOST:PORT` (`https://` with `--tls-cert` and
 `--tls-key`) once it accepts connections, runs until SIGTERM/SIGINT and then exits 0 after
 flushing the request log.
@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import ssl
-import sys
 import time
 from collections.abc import Awaitable
 from pathlib import Path
@@ -176,8 +175,3 @@ def run(opts: Options) -> int:
         return asyncio.run(serve(opts))
     return uvloop.run(serve(opts))
 
-
-if __name__ == "__main__":
-    from esg_assets.sandbox.cli import main
-
-    sys.exit(main(["serve", *sys.argv[1:]]))
