@@ -73,7 +73,7 @@ def _settings() -> StorageSettings:
 
 
 def files_get(args: argparse.Namespace) -> int:
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     try:
         name = logical_name(args.date, args.kind)
@@ -100,7 +100,7 @@ def files_get(args: argparse.Namespace) -> int:
 def files_verify(args: argparse.Namespace) -> int:
     """Exit 0 when every file of the day matches its manifest; else 1, naming the first mismatch."""
     from esg_assets.outputs.manifest import verify
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     try:
         manifest = logical_name(args.date, "manifest")
@@ -151,7 +151,7 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def files_list(args: argparse.Namespace) -> int:
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     try:
         entries = open_store(_settings()).list()

@@ -11,7 +11,8 @@ from dagster_aws.s3 import S3Resource
 
 from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.state.db import connect
-from esg_assets.storage.store import Store, open_store
+from esg_assets.storage.factory import open_store
+from esg_assets.storage.store import Store
 
 
 class StateResource(dg.ConfigurableResource):
