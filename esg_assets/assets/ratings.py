@@ -101,17 +101,18 @@ def esg_ratings(
     with observed_step(context, "esg_ratings", settings.storage.log_dir) as log, state.connect(settings.storage) as con:
         if account_count(con, partition) == 0:
             raise dg.Failure(description=f"no active-account list for {partition}: materialize active_accounts first")
-        unknown = unknown_ids(con, partition, config.account_ids)
+        # The run config enters the plan once; from here on the plan carries it (`forced`).
+        plan = _plan(con, partition, config, settings.upstream)
+        unknown = unknown_ids(con, partition, list(plan.forced))
         if unknown:
             raise dg.Failure(description=f"not active accounts of {partition}: {', '.join(unknown)}", allow_retries=False)
-        plan = _plan(con, partition, config, settings.upstream)
         mode = plan.mode.value
         repo.record_run(con, partition, run_id, mode, utc_now_text())
         kept = 0
         if plan.mode is Mode.FRESH:
             repo.begin_fresh(con, partition, run_id)
         elif plan.mode is Mode.RESUME:
-            kept = repo.begin_resume(con, partition, run_id, config.account_ids)
+            kept = repo.begin_resume(con, partition, run_id, plan.forced)
 
         try:
             with upstream.open(settings.upstream) as clients:
