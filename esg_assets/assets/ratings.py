@@ -13,7 +13,7 @@ from esg_assets.assets.accounts import active_accounts
 from esg_assets.domain.carry_check import CarryCheck, outcome
 from esg_assets.domain.models import AccountResult
 from esg_assets.domain.plan import DayPlan, Mode, decide_mode, plan_day
-from esg_assets.fetching import fetch_in_batches
+from esg_assets.worker_pool import fetch_in_batches
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.names import ESG_RATINGS
 from esg_assets.observability import JobLog, observed_step

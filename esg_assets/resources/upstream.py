@@ -28,7 +28,7 @@ class Upstream:
     esg: EsgApiClient
     counters: ApiCounters
     # Set when the fetch stops early (the run is terminated, or a critical error): ESG API
-    # backoff waits end at once and no further attempt is made (see fetching.py).
+    # backoff waits end at once and no further attempt is made (see worker_pool.py).
     stop: threading.Event
 
     @property

@@ -1,4 +1,5 @@
-"""Calling many accounts in parallel and handing their results back in batches.
+"""The worker pool of `esg_ratings`: many accounts called in parallel, their results handed back
+in batches to the one thread that commits them. (The HTTP itself is the ESG client's.)
 
 Workers run the ESG client (which holds the rate limiter and the in-flight ceiling); the
 calling thread alone receives results and commits them, so the state database has one writer.
