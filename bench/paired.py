@@ -34,7 +34,7 @@ RATE, LATENCY_MS, CONCURRENCY = 1000, 20, 32
 def _order_run(sb: Sandbox, accounts: int, old_order: bool) -> float:
     """Seconds to fetch `accounts` accounts; `old_order` holds the place during the slot wait."""
     from esg_assets.worker_pool import fetch_in_batches
-    from esg_assets.resources.upstream import open_upstream
+    from esg_assets.resources.clients import open_upstream
     from esg_assets.settings import load_upstream
 
     env = {**sb.upstream_env(), "ESG_API_RATE_LIMIT_PER_SECOND": str(RATE),

@@ -58,7 +58,7 @@ def fetch_in_batches(
 
     An exception in a worker (a critical error such as a refused token) stops new calls,
     commits the results already received, and is raised here; so is an exception raised in this
-    thread (an interrupt). `stop` is the event `fetch`'s backoff waits watch (Upstream.stop).
+    thread (an interrupt). `stop` is the event `fetch`'s backoff waits watch (UpstreamClients.stop).
     `on_tick(done)` runs in this thread at least every `batch_seconds` (the window forecast).
     """
     # Every call leaves short-lived objects that trigger the cyclic collector, which would walk

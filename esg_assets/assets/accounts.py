@@ -12,7 +12,7 @@ from esg_assets.resources.ams import AmsListIncomplete
 from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.http import TlsVerificationError
 from esg_assets.resources.state import StateResource
-from esg_assets.resources.upstream import UpstreamResource
+from esg_assets.resources.clients import UpstreamResource
 from esg_assets.state.accounts_repo import replace_accounts
 
 

@@ -23,7 +23,7 @@ from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.http import TlsVerificationError
 from esg_assets.resources.esg_api import FeedUnavailable
 from esg_assets.resources.state import StateResource
-from esg_assets.resources.upstream import Upstream, UpstreamResource
+from esg_assets.resources.clients import UpstreamClients, UpstreamResource
 from esg_assets.settings import UpstreamSettings
 from esg_assets.state import carry_repo
 from esg_assets.state import ratings_repo as repo
@@ -52,7 +52,7 @@ def _plan(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig,
                     sample_size=settings.carry_check_sample)
 
 
-def _carry(log: JobLog, con: duckdb.DuckDBPyConnection, clients: Upstream, plan: DayPlan, run_id: str) -> tuple[DayPlan, int]:
+def _carry(log: JobLog, con: duckdb.DuckDBPyConnection, clients: UpstreamClients, plan: DayPlan, run_id: str) -> tuple[DayPlan, int]:
     """Read the feed, list the carry candidates, draw the sample, carry the rest (§5, §5b)."""
     if not plan.carry:
         return plan, 0

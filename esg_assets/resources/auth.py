@@ -2,7 +2,7 @@
 and the bearer-authenticated GET that re-sends after a 401 (at most three times).
 
 "Of the process" (upstream-apis.yaml): the four assets of a run are steps of one process
-(in-process executor), and each step opens its own `Upstream`; the token outlives them in
+(in-process executor), and each step opens its own `UpstreamClients`; the token outlives them in
 `shared_token_provider`, so `esg_ratings` reuses the token `active_accounts` fetched.
 """
 
@@ -78,7 +78,7 @@ class TokenProvider:
 
     @contextmanager
     def stopping(self, stop: threading.Event) -> Iterator[None]:
-        """While the block runs, `stop` (the step's Upstream.stop) ends every token wait."""
+        """While the block runs, `stop` (the step's UpstreamClients.stop) ends every token wait."""
         with self._lock:
             self._stops.append(stop)
         try:

@@ -18,9 +18,6 @@ from esg_assets.storage.store import Store
 class StateResource(dg.ConfigurableResource):
     """The encrypted state database at ESG_STATE_DB (results per partition, runs, history)."""
 
-    def load_settings(self) -> StorageSettings:
-        return load_storage()
-
     @contextmanager
     def connect(self, settings: StorageSettings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
         s = settings or load_storage()
