@@ -4,7 +4,7 @@
 import dagster as dg
 
 from esg_assets import catalog
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.start import settings_or_fail
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions

@@ -8,7 +8,7 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import run_start, settings_or_fail, utc_now_text
+from esg_assets.assets.start import run_start, settings_or_fail
 from esg_assets.assets.accounts import active_accounts
 from esg_assets.domain.carry_check import CarryCheck, outcome
 from esg_assets.domain.models import AccountResult
@@ -39,8 +39,16 @@ class RatingsConfig(dg.Config):
     full_refresh: bool = False  # ignore change detection and call every account
 
 
+# The state database's instants: UTC text with microseconds, written and read back here.
+_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def utc_now_text() -> str:
+    return datetime.now(timezone.utc).strftime(_INSTANT)
+
+
 def _fetch_start(since: str | None) -> datetime:
-    return datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(since, _INSTANT).replace(tzinfo=timezone.utc)
 
 
 def _plan(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig, settings: UpstreamSettings) -> DayPlan:

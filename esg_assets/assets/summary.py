@@ -8,7 +8,8 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import run_start, settings_or_fail, storage_failure
+from esg_assets.assets.failures import storage_failure
+from esg_assets.assets.start import run_start, settings_or_fail
 from esg_assets.assets.files import ratings_csv
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
 from esg_assets.jobs import STATE_DB_POOL
