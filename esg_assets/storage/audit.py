@@ -31,7 +31,9 @@ from typing import Any
 from esg_assets.storage.errors import AuditError
 
 GENESIS = "0" * 64
-ACTIONS = ("write", "read", "delete", "refused", "retention-delete", "rotate-key", "verify", "repair")
+# What a record may say was done, and how it ended (docs/security.md, "Audit log"); a refused
+# read is the action "read" with the outcome "refused".
+ACTIONS = ("write", "read", "delete", "retention-delete", "rotate-key", "verify", "repair")
 OUTCOMES = ("ok", "refused", "error")
 _FIELDS = ("seq", "time", "actor", "action", "file", "sha256", "outcome", "detail", "prev", "hash")
 _WITH_UID = frozenset(_FIELDS) | {"uid"}
@@ -113,6 +115,8 @@ def append(
     detail: str | None = None,
 ) -> dict[str, Any]:
     """Append one record (chained to the last one) and return it; AuditError if impossible."""
+    if action not in ACTIONS:
+        raise ValueError(f"invalid audit action {action!r}")
     if outcome not in OUTCOMES:
         raise ValueError(f"invalid audit outcome {outcome!r}")
     path = Path(path)
