@@ -69,9 +69,6 @@ class World:
     def exists(self, index: int | None) -> bool:
         return index is not None and 1 <= index <= self.total
 
-    def is_active(self, index: int) -> bool:
-        return 1 <= index <= self.total and index not in self.removed
-
     def active_indices(self) -> Iterator[int]:
         removed = self.removed
         return (i for i in range(1, self.total + 1) if i not in removed)
