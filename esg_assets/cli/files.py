@@ -202,7 +202,7 @@ def audit_show(args: argparse.Namespace) -> int:
 
 
 def _new_key(args: argparse.Namespace) -> bytes:
-    from esg_assets.storage.rotation import NEW_KEY_ENV, parse_master_key
+    from esg_assets.key_rotation import NEW_KEY_ENV, parse_master_key
 
     if args.new_key_file:
         try:
@@ -217,7 +217,7 @@ def _new_key(args: argparse.Namespace) -> bytes:
 
 
 def keys_rotate(args: argparse.Namespace) -> int:
-    from esg_assets.storage.rotation import rotate_keys
+    from esg_assets.key_rotation import rotate_keys
 
     settings = _settings()
     new_key = _new_key(args)

@@ -19,6 +19,9 @@ are already under the new key; run the command again with the *same* new key and
 `ESG_FILE_ENCRYPTION_KEY`: it finishes the swap. Afterwards put the new key in the secret store.
 With `ESG_STORAGE=s3` the objects are SSE-KMS encrypted: their key is rotated in AWS KMS
 (automatic key rotation), so only the state DB is re-encrypted here.
+
+It stands above `storage/` and `state/` because it re-encrypts both (the state package already
+imports storage's key derivation).
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing import Any
 import duckdb
 
 from esg_assets.settings import ConfigError, StorageSettings
+from esg_assets.state.db import attach_encrypted, httpfs_extension_path, masked, sql_string
 from esg_assets.storage import audit
 from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream
 from esg_assets.storage.errors import StoreError, StoreIntegrityError
@@ -99,8 +103,6 @@ def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes, name: 
 
 
 def _open_duckdb() -> duckdb.DuckDBPyConnection:
-    from esg_assets.state.db import httpfs_extension_path, sql_string  # the state package imports storage
-
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
                                              "autoload_known_extensions": False})
     con.execute(f"LOAD {sql_string(str(httpfs_extension_path()))}")
@@ -111,8 +113,6 @@ def _copy_state_db(path: Path, target: Path, old_master: bytes, new_master: byte
     """`target` = the state DB at `path` re-encrypted with the new state-db key."""
     old_hex = derive_key(old_master, "state-db").hex()
     new_hex = derive_key(new_master, "state-db").hex()
-    from esg_assets.state.db import attach_encrypted, masked  # the state package imports storage
-
     con = _open_duckdb()
     try:
         # Read-write, not READ_ONLY: it takes the lock (no run may write meanwhile) and lets the
@@ -232,8 +232,6 @@ class _Rotation:
             ) from None
 
     def _check_resume_key_on_state_db(self) -> None:
-        from esg_assets.state.db import attach_encrypted  # the state package imports storage
-
         probe = self.db_new if self.db_new.exists() else self.s.state_db
         con = _open_duckdb()
         try:
