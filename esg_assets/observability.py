@@ -26,6 +26,7 @@ from typing import Any
 import dagster as dg
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from esg_assets.clock import utc_text
 from esg_assets.partitions import chicago_day
 
 LOG_FILE_PATTERN = re.compile(r"esg-ratings-(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.jsonl")
@@ -73,7 +74,7 @@ class JobLog:
         now = datetime.now(timezone.utc)
         path = log_file(self._log_dir, chicago_day(now))
         record = {
-            "ts": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "ts": utc_text(now, "microseconds"),
             "level": level,
             "run_id": self._context.run_id,
             "partition": self._partition,

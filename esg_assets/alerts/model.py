@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from esg_assets.clock import utc_text
+
 SOURCE = "esg-ratings"
 SUBJECT_PREFIX = "[ESG Ratings]"
 MAX_SUMMARY_CHARS = 200  # PagerDuty truncates summaries at 1024; a subject line should stay short
@@ -54,11 +56,6 @@ def one_line(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
     """Collapse whitespace (a newline in a subject would be header injection) and truncate."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC, second precision, `Z` suffix: the form PagerDuty and the output files use."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,7 @@ class Alert:
             f"partition: {self.partition}",
             f"severity: {self.severity}",
             f"component: {self.component}",
-            f"occurred_at: {rfc3339(self.occurred_at)}",
+            f"occurred_at: {utc_text(self.occurred_at)}",
             f"dedup_key: {self.dedup_key}",
         ]
         lines += [f"{key}: {'' if value is None else value}" for key, value in self.details.items()]

@@ -13,7 +13,8 @@ from typing import Any
 
 import requests
 
-from esg_assets.alerts.model import SOURCE, Alert, AlertKind, Channel, ChannelError, rfc3339
+from esg_assets.clock import utc_text
+from esg_assets.alerts.model import SOURCE, Alert, AlertKind, Channel, ChannelError
 from esg_assets.settings import AlertSettings
 
 DEFAULT_TIMEOUT = (5.0, 10.0)  # (connect, read) seconds
@@ -29,7 +30,7 @@ def event_body(alert: Alert, routing_key: str) -> dict[str, Any]:
             "summary": f"{alert.kind.value} {alert.partition}: {alert.summary}",
             "source": SOURCE,
             "severity": alert.severity,
-            "timestamp": rfc3339(alert.occurred_at),
+            "timestamp": utc_text(alert.occurred_at),
             "component": alert.component,
             "class": alert.kind.value,
             "custom_details": {"partition": alert.partition, **_plain(alert.details)},

@@ -51,10 +51,6 @@ def storage_failure(context: dg.AssetExecutionContext) -> Iterator[None]:
         raise dg.Failure(description=f"storage error: {err}", allow_retries=False) from None
 
 
-def utc_now_text() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def ymd(partition: str) -> str:
     return partition.replace("-", "")
 

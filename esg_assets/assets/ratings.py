@@ -8,8 +8,9 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import run_start, settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
+from esg_assets.assets.common import run_start, settings_or_fail
+from esg_assets.clock import utc_text
 from esg_assets.domain.carry_check import CarryCheck, outcome
 from esg_assets.domain.models import AccountResult
 from esg_assets.domain.plan import DayPlan, Mode, decide_mode, plan_day
@@ -105,7 +106,7 @@ def esg_ratings(
             raise dg.Failure(description=f"not active accounts of {partition}: {', '.join(unknown)}", allow_retries=False)
         plan = _plan(con, partition, config, settings.upstream)
         mode = plan.mode.value
-        repo.record_run(con, partition, run_id, mode, utc_now_text())
+        repo.record_run(con, partition, run_id, mode, utc_text(precision="microseconds"))
         kept = 0
         if plan.mode is Mode.FRESH:
             repo.begin_fresh(con, partition, run_id)
@@ -114,7 +115,7 @@ def esg_ratings(
 
         try:
             with upstream.open(settings.upstream) as clients:
-                repo.set_fetch_started(con, partition, utc_now_text())
+                repo.set_fetch_started(con, partition, utc_text(precision="microseconds"))
                 plan, carried = _carry(log, con, clients, plan, run_id)
                 to_call = repo.prepare_calls(con, partition, plan.calls_exactly)
                 log.event("ratings_plan", mode=mode, to_call=to_call, carried_forward=carried, kept=kept,
@@ -146,9 +147,9 @@ def esg_ratings(
             check, restored = _check(con, plan, run_id)
             called, carried = called - restored, carried + len(check.unverified)
             log.event("carry_check", **check.to_json())
-            repo.mark_completed(con, partition, utc_now_text())
+            repo.mark_completed(con, partition, utc_text(precision="microseconds"))
         repo.finish_run(
-            con, partition, run_id, ended_at=utc_now_text(), accounts_called=called,
+            con, partition, run_id, ended_at=utc_text(precision="microseconds"), accounts_called=called,
             carried_forward=carried, requests=counts.requests, retries=counts.retries,
             rate_limited=counts.rate_limited, token_refreshes=counts.token_refreshes, feed_status=feed_status,
         )

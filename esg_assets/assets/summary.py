@@ -10,6 +10,7 @@ import duckdb
 from esg_assets import catalog
 from esg_assets.assets.common import run_start, settings_or_fail, storage_failure
 from esg_assets.assets.files import ratings_csv
+from esg_assets.clock import utc_text
 from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step, write_metrics
@@ -76,7 +77,7 @@ def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage:
         api = q.latest_run(con, partition) or {}
         summary = build_summary(
             partition=partition,
-            generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            generated_at=utc_text(now),
             total_accounts=figures.total_accounts,
             status_counts=figures.status_counts,
             accounts_called=figures.accounts_called,

@@ -8,8 +8,6 @@ Secrets are wrapped in `Secret`, whose `str()`/`repr()` never shows the value.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import getpass
 import os
 import re
@@ -17,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from esg_assets.settings.env import ConfigError, Env, Secret, check_url, is_loopback_host, scrub_secrets
+from esg_assets.settings.env import ConfigError, Env, Secret, check_url, is_loopback_host, parse_master_key, scrub_secrets
 
 __all__ = ["AlertSettings", "ConfigError", "Secret", "Settings", "StorageSettings", "UpstreamSettings",
            "check_url", "is_loopback_host", "load_alerts", "load_settings", "load_storage", "load_upstream"]
@@ -68,7 +66,7 @@ class StorageSettings:
 
     @property
     def encryption_key_bytes(self) -> bytes:
-        return base64.b64decode(self.encryption_key.value)
+        return parse_master_key(self.encryption_key.value, "ESG_FILE_ENCRYPTION_KEY")
 
 
 @dataclass(frozen=True)
@@ -102,12 +100,7 @@ class Settings:
 def _encryption_key(env: Env) -> Secret:
     name = "ESG_FILE_ENCRYPTION_KEY"
     value = env.required(name)
-    try:
-        decoded = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ConfigError(f"{name} must be base64 of 32 random bytes (it is not valid base64)") from None
-    if len(decoded) != 32:
-        raise ConfigError(f"{name} must be base64 of 32 random bytes (it decodes to {len(decoded)})")
+    parse_master_key(value, name)  # validated once here: a bad key stops the run before any call
     return Secret(value)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import duckdb
 
+from esg_assets.clock import utc_text
 from esg_assets.state.trends import HISTORY_COLUMNS
 
 
@@ -25,7 +26,7 @@ def record_history(
         f"INSERT OR REPLACE INTO job_history ({', '.join(HISTORY_COLUMNS)}) VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
         [
             summary["partition"], run_id,
-            started_at.strftime("%Y-%m-%dT%H:%M:%SZ"), ended_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            utc_text(started_at), utc_text(ended_at),
             summary["duration_seconds"], summary["total_accounts"],
             c["Successful"], c["Partial"], c["Failed"],
             summary["accounts_called"], summary["carried_forward"],

@@ -24,10 +24,11 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from esg_assets.clock import utc_text
 from esg_assets.storage.errors import AuditError
 
 GENESIS = "0" * 64
@@ -64,7 +65,7 @@ def record_hash(record: dict[str, Any]) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text(precision="milliseconds")
 
 
 def _last_line(fd: int) -> bytes | None:

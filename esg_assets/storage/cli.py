@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
+from esg_assets.clock import utc_text
 from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreError, StoreNotFoundError
@@ -159,7 +160,7 @@ def files_list(args: argparse.Namespace) -> int:
     except StoreError as err:
         _fail(str(err))
     for entry in entries:
-        print(f"{entry.logical_name}\t{entry.size}\t{entry.modified.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        print(f"{entry.logical_name}\t{entry.size}\t{utc_text(entry.modified)}")
     return 0
 
 
@@ -203,7 +204,8 @@ def audit_show(args: argparse.Namespace) -> int:
 
 
 def _new_key(args: argparse.Namespace) -> bytes:
-    from esg_assets.storage.rotation import NEW_KEY_ENV, parse_master_key
+    from esg_assets.settings.env import parse_master_key
+    from esg_assets.storage.rotation import NEW_KEY_ENV
 
     if args.new_key_file:
         try:

@@ -23,8 +23,6 @@ With `ESG_STORAGE=s3` the objects are SSE-KMS encrypted: their key is rotated in
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
 import secrets
@@ -34,7 +32,7 @@ from typing import Any
 
 import duckdb
 
-from esg_assets.settings import ConfigError, StorageSettings
+from esg_assets.settings import StorageSettings
 from esg_assets.storage import audit
 from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream
 from esg_assets.storage.errors import StoreError, StoreIntegrityError
@@ -61,17 +59,6 @@ class RotationReport:
     def __str__(self) -> str:
         what = f"{len(self.files)} stored file(s)" + (" and the state database" if self.state_db else "")
         return ("finished an interrupted key rotation: " if self.resumed else "re-encrypted ") + what
-
-
-def parse_master_key(value: str, source: str) -> bytes:
-    """32 bytes from base64 text; ConfigError naming `source` (never the value) otherwise."""
-    try:
-        key = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ConfigError(f"{source} must be base64 of 32 random bytes (it is not valid base64)") from None
-    if len(key) != 32:
-        raise ConfigError(f"{source} must be base64 of 32 random bytes (it decodes to {len(key)})")
-    return key
 
 
 def _fsync_dir(path: Path) -> None:
