@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
 from esg_assets.clock import utc_text
 from esg_assets.partitions import chicago_day
+from esg_assets.storage.tempfiles import atomic_write
 
 LOG_FILE_PATTERN = re.compile(r"esg-ratings-(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.jsonl")
 METRICS_FILE_NAME = "esg_ratings.prom"
@@ -177,15 +177,6 @@ def write_textfile(metrics_dir: Path, name: str, data: bytes) -> Path:
     """
     metrics_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = metrics_dir / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=metrics_dir)  # no .prom suffix: never collected
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o644)  # figures only, no personal data
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # The temp file ends in .tmp, not .prom: never collected. 0644: figures only, no personal data.
+    atomic_write(path, [data], mode=0o644)
     return path

@@ -30,6 +30,7 @@ from typing import Any
 
 from esg_assets.clock import utc_text
 from esg_assets.storage.errors import AuditError
+from esg_assets.storage.tempfiles import atomic_write
 
 GENESIS = "0" * 64
 ACTIONS = ("write", "read", "delete", "refused", "retention-delete", "rotate-key", "verify", "repair")
@@ -92,15 +93,7 @@ def _ensure_parent(path: Path) -> None:
 
 
 def _write_head(path: Path, seq: int, digest: str) -> None:
-    head = path.with_name(path.name + ".head")
-    tmp = head.with_name(f".{head.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, json.dumps({"seq": seq, "hash": digest}).encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, head)
+    atomic_write(path.with_name(path.name + ".head"), [json.dumps({"seq": seq, "hash": digest}).encode() + b"\n"])
 
 
 def append(

@@ -22,7 +22,7 @@ from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreError, StoreNotFoundError
 from esg_assets.storage.names import KINDS, logical_name, parse_partition
-from esg_assets.storage.tempfiles import sweep_leftovers, temp_path
+from esg_assets.storage.tempfiles import atomic_write, sweep_leftovers
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -129,19 +129,9 @@ def _write_atomically(out_dir: Path, name: str, chunks: Iterable[bytes]) -> Path
     like an error (the plain temp file removed) instead of killing the process outright."""
     sweep_leftovers(out_dir)
     target = out_dir / name
-    tmp = temp_path(out_dir, name)
     previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        atomic_write(target, chunks)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
