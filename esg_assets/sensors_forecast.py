@@ -1,4 +1,4 @@
-"""The `window_at_risk` alert (output-and-behaviour.md §8, contract 1.1), raised by its own
+"""The `window_at_risk` alert (docs/spec.md#alerts), raised by its own
 sensor from what a running `esg_ratings` reports (esg_assets/progress.py): the latest
 forecast observation of each ESG run in progress. Like the other kinds it reads run records
 and the event log itself, so it covers runs however launched, and the alert ledger sends a

@@ -1,4 +1,4 @@
-"""What an operations alert is (output-and-behaviour.md §8), independent of any channel.
+"""What an operations alert is (docs/spec.md#alerts), independent of any channel.
 
 An `Alert` is identified by (partition, kind): that pair is the PagerDuty dedup key and the
 ledger's key, so the same incident is never sent twice on one channel. It carries only
@@ -25,7 +25,7 @@ DetailValue = str | int | float | bool | None
 
 class AlertKind(StrEnum):
     """The alert kinds of the contract, spelled as they appear in subjects and dedup keys;
-    `resolved` is the one "resolved" message of a recovered day (§8 "Resolution"), whose
+    `resolved` is the one "resolved" message of a recovered day (docs/spec.md#alert-resolution), whose
     summary lists the kinds it resolves; `window_at_risk` (contract 1.1) warns that the forecast end
     passes the window."""
 

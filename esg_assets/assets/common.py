@@ -56,7 +56,7 @@ def ymd(partition: str) -> str:
 
 
 def run_start(context: dg.AssetExecutionContext) -> datetime:
-    """When the run started (its 4-hour window runs from there, §8); now if not recorded."""
+    """When the run started (its 4-hour window runs from there, docs/spec.md#partitions); now if not recorded."""
     record = context.instance.get_run_record_by_id(context.run_id)
     if record is not None and record.start_time is not None:
         return datetime.fromtimestamp(record.start_time, timezone.utc)

@@ -1,5 +1,5 @@
 """`esg_ratings`: one result per active account, fetched or carried forward, committed as it
-arrives (change detection §5, resume §6 and targeted reruns §7 of output-and-behaviour.md)."""
+arrives (docs/spec.md: #change-detection, #resume, #targeted-rerun)."""
 
 
 from datetime import datetime, timezone
@@ -53,7 +53,7 @@ def _plan(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig,
 
 
 def _carry(log: JobLog, con: duckdb.DuckDBPyConnection, clients: Upstream, plan: DayPlan, run_id: str) -> tuple[DayPlan, int]:
-    """Read the feed, list the carry candidates, draw the sample, carry the rest (§5, §5b)."""
+    """Read the feed, list the carry candidates, draw the sample, carry the rest (docs/spec.md#change-detection, #carry-forward-check)."""
     if not plan.carry:
         return plan, 0
     try:

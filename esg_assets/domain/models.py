@@ -22,7 +22,7 @@ class Status(StrEnum):
 
 
 class ErrorKind(StrEnum):
-    """`Error Kind` column of the error file (output-and-behaviour.md §2)."""
+    """`Error Kind` column of the error file (docs/spec.md#error-csv)."""
 
     TIMEOUT = "timeout"
     CONNECTION = "connection"

@@ -59,7 +59,7 @@ class EsgApiClient:
         url = join_url(self._settings.api_base_url, f"/v1/accounts/{quote(account_id, safe='')}/esg-analysis")
         # Attempts (at most ESG_API_MAX_ATTEMPTS, tenacity counts them) differ from requests
         # made: a 401 re-send is a request but not an attempt. The error file's Attempts and
-        # the summary's retries count requests (output-and-behaviour.md §2, §3).
+        # the summary's retries count requests (docs/spec.md#error-csv, #summary-json).
         sent = 0
         last_at = _utc_now()
 

@@ -181,7 +181,7 @@ def save_results(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, re
                 FROM (SELECT {unnest}) f
                 JOIN accounts a ON a.partition = ? AND a.account_id = f.account_id
                      AND a.account_id BETWEEN ? AND ?""",
-            # Verified On of a called row: D itself, also for resumed and rerun calls (§5).
+            # Verified On of a called row: D itself, also for resumed and rerun calls (docs/spec.md#change-detection).
             [partition, run_id, partition, *columns, partition, low, high],
         )
 

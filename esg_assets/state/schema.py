@@ -54,7 +54,7 @@ SCHEMA = [
         last_attempt_at VARCHAR,
         run_id VARCHAR NOT NULL,
         verified_on VARCHAR)""",
-    # The carry-forward check of a partition (§5b): one verdict per sampled account, written
+    # The carry-forward check of a partition (docs/spec.md#carry-forward-check): one verdict per sampled account, written
     # by the fresh or resumed run that made the check (a targeted rerun leaves it as it was).
     """CREATE TABLE IF NOT EXISTS carry_checks (
         partition VARCHAR NOT NULL,
