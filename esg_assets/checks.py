@@ -1,5 +1,5 @@
-"""Asset checks on esg_ratings: the 5 % rule on the day's API calls (output-and-behaviour.md §4)
-and the carry-forward check (§5b)."""
+"""Asset checks on esg_ratings: the 5 % rule on the day's API calls (docs/spec.md#failure-rule)
+and the carry-forward check (docs/spec.md#carry-forward-check)."""
 
 
 import warnings
@@ -57,7 +57,7 @@ with warnings.catch_warnings():
 
 
 def _carried_rows_match_api(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:
-    """§5b: WARN when a sampled carried row differed from what the API answered that day."""
+    """docs/spec.md#carry-forward-check: WARN when a sampled carried row differed from what the API answered that day."""
     partition = context.partition_key
     with state.connect(_storage()) as con:
         check = carry_repo.carry_check(con, partition)

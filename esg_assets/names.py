@@ -1,7 +1,7 @@
 """The names and the one number that the job's parts share, written once.
 
 Asset keys, the asset checks' names, the text that marks a run ended by the 09:00 window, and the
-5 % call-failure threshold (output-and-behaviour.md §4). Sensors, run records, the checks, the
+5 % call-failure threshold (docs/spec.md#failure-rule). Sensors, run records, the checks, the
 command line and the report name an asset or compare a rate through this module; it imports
 nothing of the job, so none of them has to import the assets (and, through them, the resources)
 for a string.

@@ -1,4 +1,4 @@
-"""Which alerted days have recovered (output-and-behaviour.md §8 "Resolution"), for the
+"""Which alerted days have recovered (docs/spec.md#alert-resolution), for the
 `esg_resolution_alert` sensor (sensors.py), which delivers them through the ledger.
 
 Driven by the ledger, not by a cursor over runs: a day is looked at for as long as it has an

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from esg_assets.clock import utc_text
 from esg_assets.jobs import DAILY_JOB_NAME, RETENTION_JOB_NAME
 from esg_assets.names import ASSET_KEYS, ASSET_NAMES, CALL_FAILURE_CHECK_KEY, CHECK_NAMES, ESG_RATINGS, WINDOW_PHRASES
 from esg_assets.partitions import chicago_day
@@ -151,4 +152,5 @@ def run_details(record: dg.RunRecord) -> dict:
 
 
 def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else None
+    """A run record's Unix time as UTC text; None when the run has none yet."""
+    return utc_text(ts) if ts else None

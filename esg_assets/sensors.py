@@ -1,4 +1,4 @@
-"""Operations alerts (output-and-behaviour.md §8), raised by sensors that the daemon evaluates.
+"""Operations alerts (docs/spec.md#alerts), raised by sensors that the daemon evaluates.
 
 The sensors read run records and event logs from `context.instance` themselves instead of being
 run-status sensors: that way they see every run of the ESG assets however it was launched
@@ -182,7 +182,7 @@ def evaluate_failure_threshold(instance: dg.DagsterInstance, now: datetime, ledg
 def evaluate_resolution(instance: dg.DagsterInstance, now: datetime, ledger: AlertLedger,
                         channels: Sequence[Channel], *, cursor: str | None = None, **kw) -> Evaluation:
     """`resolved`: a day with alerts sent whose latest run completed it with the condition gone
-    gets one PagerDuty resolve per kind and one "resolved" e-mail (§8 "Resolution")."""
+    gets one PagerDuty resolve per kind and one "resolved" e-mail (docs/spec.md#alert-resolution)."""
     return _finish(resolutions(instance, ledger, now), ledger, channels, cursor, **kw)
 
 

@@ -28,8 +28,8 @@ from esg_assets.domain.models import AccountResult
 from esg_assets.resources.retry import RetryStopped
 
 # Results are committed every BATCH_SIZE results, and no result waits longer than BATCH_SECONDS
-# for its commit: a crash loses at most the answers of the last 0.5 s (output-and-behaviour.md
-# §6; docs/data-flow.md, "Resume").
+# for its commit: a crash loses at most the answers of the last 0.5 s (docs/spec.md#resume;
+# docs/data-flow.md, "Resume").
 BATCH_SIZE = 100
 BATCH_SECONDS = 0.5
 # How long the calling thread blocks on a full input queue before it looks at results again.

@@ -1,5 +1,5 @@
 """`esg_ratings`: one result per active account, fetched or carried forward, committed as it
-arrives (change detection §5, resume §6 and targeted reruns §7 of output-and-behaviour.md)."""
+arrives (docs/spec.md: #change-detection, #resume, #targeted-rerun)."""
 
 
 from datetime import datetime, timezone
@@ -8,8 +8,9 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.start import run_start, settings_or_fail
 from esg_assets.assets.accounts import active_accounts
+from esg_assets.assets.start import run_start, settings_or_fail
+from esg_assets.clock import utc_text
 from esg_assets.domain.carry_check import CarryCheck, outcome
 from esg_assets.domain.models import AccountResult
 from esg_assets.domain.plan import DayPlan, Mode, decide_mode, plan_day
@@ -39,12 +40,8 @@ class RatingsConfig(dg.Config):
     full_refresh: bool = False  # ignore change detection and call every account
 
 
-# The state database's instants: UTC text with microseconds, written and read back here.
+# The state database's instants: UTC text with microseconds (clock.utc_text), read back here.
 _INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
-
-
-def utc_now_text() -> str:
-    return datetime.now(timezone.utc).strftime(_INSTANT)
 
 
 def _fetch_start(since: str | None) -> datetime:
@@ -61,7 +58,7 @@ def _plan(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig,
 
 
 def _carry(log: JobLog, con: duckdb.DuckDBPyConnection, clients: UpstreamClients, plan: DayPlan, run_id: str) -> tuple[DayPlan, int]:
-    """Read the feed, list the carry candidates, draw the sample, carry the rest (§5, §5b)."""
+    """Read the feed, list the carry candidates, draw the sample, carry the rest (docs/spec.md#change-detection, #carry-forward-check)."""
     if not plan.carry:
         return plan, 0
     try:
@@ -115,7 +112,7 @@ def esg_ratings(
         if unknown:
             raise dg.Failure(description=f"not active accounts of {partition}: {', '.join(unknown)}", allow_retries=False)
         mode = plan.mode.value
-        repo.record_run(con, partition, run_id, mode, utc_now_text())
+        repo.record_run(con, partition, run_id, mode, utc_text(precision="microseconds"))
         kept = 0
         if plan.mode is Mode.FRESH:
             repo.begin_fresh(con, partition, run_id)
@@ -124,7 +121,7 @@ def esg_ratings(
 
         try:
             with upstream.open(settings.upstream) as clients:
-                repo.set_fetch_started(con, partition, utc_now_text())
+                repo.set_fetch_started(con, partition, utc_text(precision="microseconds"))
                 plan, carried = _carry(log, con, clients, plan, run_id)
                 to_call = repo.prepare_calls(con, partition, plan.calls_exactly)
                 log.event("ratings_plan", mode=mode, to_call=to_call, carried_forward=carried, kept=kept,
@@ -156,9 +153,9 @@ def esg_ratings(
             check, restored = _check(con, plan, run_id)
             called, carried = called - restored, carried + len(check.unverified)
             log.event("carry_check", **check.to_json())
-            repo.mark_completed(con, partition, utc_now_text())
+            repo.mark_completed(con, partition, utc_text(precision="microseconds"))
         repo.finish_run(
-            con, partition, run_id, ended_at=utc_now_text(), accounts_called=called,
+            con, partition, run_id, ended_at=utc_text(precision="microseconds"), accounts_called=called,
             carried_forward=carried, requests=counts.requests, retries=counts.retries,
             rate_limited=counts.rate_limited, token_refreshes=counts.token_refreshes, feed_status=feed_status,
         )

@@ -39,7 +39,7 @@ def refuse_retry_after_window(context: dg.AssetExecutionContext) -> None:
 
 
 def run_start(context: dg.AssetExecutionContext) -> datetime:
-    """When the run started (its 4-hour window runs from there, §8); now if not recorded."""
+    """When the run started (its 4-hour window runs from there, docs/spec.md#partitions); now if not recorded."""
     record = context.instance.get_run_record_by_id(context.run_id)
     if record is not None and record.start_time is not None:
         return datetime.fromtimestamp(record.start_time, timezone.utc)

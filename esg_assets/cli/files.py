@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from esg_assets.cli.errors import CliError
+from esg_assets.clock import utc_text
 from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreError, StoreNotFoundError
 from esg_assets.storage.names import KINDS, logical_name, parse_partition
-from esg_assets.storage.tempfiles import sweep_leftovers, temp_path
+from esg_assets.storage.tempfiles import atomic_write, sweep_leftovers
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -127,19 +128,9 @@ def _write_atomically(out_dir: Path, name: str, chunks: Iterable[bytes]) -> Path
     like an error (the plain temp file removed) instead of killing the process outright."""
     sweep_leftovers(out_dir)
     target = out_dir / name
-    tmp = temp_path(out_dir, name)
     previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        atomic_write(target, chunks)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -158,7 +149,7 @@ def files_list(args: argparse.Namespace) -> int:
     except StoreError as err:
         _fail(str(err))
     for entry in entries:
-        print(f"{entry.logical_name}\t{entry.size}\t{entry.modified.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        print(f"{entry.logical_name}\t{entry.size}\t{utc_text(entry.modified)}")
     return 0
 
 
@@ -202,7 +193,8 @@ def audit_show(args: argparse.Namespace) -> int:
 
 
 def _new_key(args: argparse.Namespace) -> bytes:
-    from esg_assets.key_rotation import NEW_KEY_ENV, parse_master_key
+    from esg_assets.key_rotation import NEW_KEY_ENV
+    from esg_assets.settings.env import parse_master_key
 
     if args.new_key_file:
         try:

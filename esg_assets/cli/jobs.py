@@ -7,8 +7,7 @@ import re
 from datetime import date
 
 from esg_assets.cli.errors import CliError
-
-_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+from esg_assets.domain.models import ACCOUNT_ID
 
 
 def _partition(value: str) -> str:
@@ -33,7 +32,7 @@ def rerun(args: argparse.Namespace) -> int:
     from esg_assets.state.db import connect
 
     partition = _partition(args.date)
-    bad = [a for a in args.account if not _ACCOUNT_ID.fullmatch(a)]
+    bad = [a for a in args.account if not ACCOUNT_ID.fullmatch(a)]
     if bad:
         raise CliError(f"malformed account IDs: {', '.join(bad)}")
     settings = load_storage()

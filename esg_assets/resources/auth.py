@@ -21,7 +21,7 @@ from esg_assets.domain.pages import InvalidPage, parse_token
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import failure_from_exception, make_session, send_get, send_post_form
 from esg_assets.resources.rate_limiter import RateLimiter
-from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying
+from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying_from
 from esg_assets.settings import UpstreamSettings
 
 T = TypeVar("T")
@@ -126,12 +126,10 @@ class TokenProvider:
             return self._token
 
     def _fetch_locked(self) -> None:
-        s = self._settings
         self._check_stopped()
         self._fetching = True
         try:
-            outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._wait_unlocked,
-                               s.retry_after_max_seconds)(self._attempt)
+            outcome = retrying_from(self._settings, self._wait_unlocked)(self._attempt)
         finally:
             self._fetching = False
             self._cond.notify_all()

@@ -3,8 +3,6 @@ S3), the files key, retention, the audit log and the job log."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import getpass
 import os
 import re
@@ -12,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from esg_assets.settings.env import ConfigError, Env, Secret, scrub_secrets
+from esg_assets.settings.env import ConfigError, Env, Secret, parse_master_key, scrub_secrets
 
 
 @dataclass(frozen=True)
@@ -34,18 +32,13 @@ class StorageSettings:
 
     @property
     def encryption_key_bytes(self) -> bytes:
-        return base64.b64decode(self.encryption_key.value)
+        return parse_master_key(self.encryption_key.value, "ESG_FILE_ENCRYPTION_KEY")
 
 
 def _encryption_key(env: Env) -> Secret:
     name = "ESG_FILE_ENCRYPTION_KEY"
     value = env.required(name)
-    try:
-        decoded = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise ConfigError(f"{name} must be base64 of 32 random bytes (it is not valid base64)") from None
-    if len(decoded) != 32:
-        raise ConfigError(f"{name} must be base64 of 32 random bytes (it decodes to {len(decoded)})")
+    parse_master_key(value, name)  # validated once here: a bad key stops the run before any call
     return Secret(value)
 
 

@@ -25,7 +25,7 @@ class UpstreamSettings:
     backoff_base_seconds: float
     backoff_max_seconds: float
     max_rating_age_days: int
-    carry_check_sample: int = 20  # ESG_CARRY_CHECK_SAMPLE (§5b); 0 turns the check off
+    carry_check_sample: int = 20  # ESG_CARRY_CHECK_SAMPLE (docs/spec.md#carry-forward-check); 0 turns the check off
     # Longest Retry-After waited out (ESG_API_RETRY_AFTER_MAX_SECONDS); a longer one ends the
     # account's attempts, or fails the run on an AMS page or the token endpoint.
     retry_after_max_seconds: float = 120.0
