@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -55,6 +56,7 @@ def test_active_accounts_with_the_ams_unreachable_is_critical_and_nothing_is_cal
     assert err.description.startswith("critical: the AMS account list is incomplete: page 1 could not be fetched")
     assert not err.allow_retries
     assert not any(r["kind"] == "analysis" for r in sandbox.requests(mark))
+    assert not (Path(env["DAGSTER_HOME"]) / "output").exists()  # nothing stored
 
 
 def test_esg_ratings_without_the_days_list_asks_for_active_accounts_first(env) -> None:
@@ -146,3 +148,23 @@ def test_daily_summary_stores_summary_report_and_manifest_and_records_history(en
     assert b"<html" in stored("report").lower()
     with state() as con:
         assert con.execute("SELECT partition, total_accounts, failed FROM job_history").fetchall() == [(DAY, ACCOUNTS, 1)]
+
+
+def test_the_days_store_holds_the_seven_files_encrypted_and_private(env, sandbox) -> None:
+    """Moved here from the end of e2e/test_cli_e2e.py::test_materialize_then_files_get: the local
+    store holds .enc files only, 0600, in a 0700 directory, no plain text in any of them."""
+    call(active_accounts)
+    call(esg_ratings, config=RatingsConfig())
+    call(ratings_csv)
+    call(daily_summary)
+    store = Path(env["DAGSTER_HOME"]) / "output"
+    assert oct(store.stat().st_mode & 0o777) == "0o700"
+    assert sorted(p.name for p in store.iterdir()) == [
+        f"FirmESGErrors_{YMD}.csv.enc", f"FirmESGManifest_{YMD}.json.enc", f"FirmESGRatings_{YMD}.csv.enc",
+        f"FirmESGRatings_{YMD}.parquet.enc", f"FirmESGRatings_{YMD}.xlsx.enc", f"FirmESGReport_{YMD}.html.enc",
+        f"FirmESGSummary_{YMD}.json.enc"]
+    names = [a["account_name"].encode() for a in sandbox.accounts()]
+    for p in store.iterdir():
+        data = p.read_bytes()
+        assert oct(p.stat().st_mode & 0o777) == "0o600", p.name
+        assert b"Account ID" not in data and not [n for n in names if n in data], p.name

@@ -64,16 +64,9 @@ def test_rerun_of_a_partial_account_whatever_its_status(day) -> None:
     assert json.loads(read_output(PARTITION, "summary"))["status_counts"]["Partial"] == 0
 
 
-def test_unknown_id_fails_before_any_call_and_changes_nothing(day) -> None:
-    sb, instance, _env = day
-    before = {k: read_output(PARTITION, k) for k in ("ratings", "errors", "summary")}
-    mark = sb.next_index()
-    result = run_day(instance=instance, run_config=rerun_config("ACC-0000003", "ACC-9999999", "NOPE"), assets=RERUN_ASSETS)
-    assert not result.success
-    messages = [e.event_specific_data.error.message for e in result.all_events if e.is_step_failure]
-    assert any("not active accounts of 2026-11-20: ACC-9999999, NOPE" in m for m in messages)
-    assert sb.requests(mark) == []
-    assert {k: read_output(PARTITION, k) for k in before} == before
+# An unknown ID refused before any call, nothing changed: assets/test_assets_direct.py::
+# test_esg_ratings_refuses_unknown_ids_before_any_call_and_changes_nothing (fast) and
+# conformance/test_cli_contract.py::test_rerun_of_an_unknown_id_is_refused_before_any_call (command line).
 
 
 def test_rerun_command_line_records_a_run_in_the_instance(day) -> None:
