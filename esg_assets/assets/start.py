@@ -29,9 +29,13 @@ def refuse_retry_after_window(context: dg.AssetExecutionContext) -> None:
     monitoring also ends a run at its 4-hour `max_runtime` as a plain failure, which Dagster
     would retry into a fresh 4 hours; such a retry stops here, before any call, naming the
     window, so the sensors see it as the window's (`window_exceeded`), never as `run_failed`."""
-    run = context.run
-    if not run.parent_run_id or run.tags.get(RETRY_NUMBER_TAG) is None:
+    # The tags first, from the op context: they are also there when the asset is called
+    # directly (`dg.build_asset_context`, the fast tests), which has no run to read.
+    if context.op_execution_context.run_tags.get(RETRY_NUMBER_TAG) is None:
         return  # not an automatic retry (a re-execution a person launched is theirs to decide)
+    run = context.run
+    if not run.parent_run_id:
+        return
     if end_facts(context.instance, run.parent_run_id)["window"]:
         text = f"{WINDOW_MARKER}: run {run.parent_run_id[:8]} ended at its run window; not retried automatically"
         context.instance.report_engine_event(text, dagster_run=run)
