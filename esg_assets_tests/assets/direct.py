@@ -23,7 +23,7 @@ from esg_assets.resources.clients import UpstreamResource
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
 from esg_assets.storage.names import logical_name
-from esg_assets.storage.store import open_store
+from esg_assets.storage.factory import open_store
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 DAY = "2026-11-27"

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import dagster as dg
 import pytest
 
-from esg_assets.run_records import WINDOW_MARKER
+from esg_assets.names import WINDOW_MARKER
 from esg_assets_tests.assets.direct import DAY, direct_env, use_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

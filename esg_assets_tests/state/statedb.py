@@ -15,6 +15,7 @@ from typing import Any
 import duckdb
 
 from esg_assets.domain.models import Account, AccountResult, ErrorKind, EsgAnalysis, Status
+from esg_assets.domain.carry_check import CarryCheck
 from esg_assets.domain.summary import build_summary
 from esg_assets.state.db import connect
 
@@ -52,7 +53,7 @@ def failed(account_id: str, kind: ErrorKind = ErrorKind.HTTP_STATUS, http: int |
     return AccountResult(account_id, Status.FAILED, None, attempts, kind, http, f"HTTP {http}", AT)
 
 
-def summary(partition: str = D, successful: int = 18, carry_check: dict[str, Any] | None = None) -> Any:
+def summary(partition: str = D, successful: int = 18, carry_check: CarryCheck | None = None) -> Any:
     """A daily summary as the job builds it (`domain.summary.build_summary`), of 20 accounts."""
     return build_summary(
         partition=partition, generated_at="2026-11-27T06:30:00Z", total_accounts=20,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import duckdb
 import pytest
 
+from esg_assets.domain.carry_check import CarryCheck
 from esg_assets.state.files_repo import FileEntry, forget_file, partition_files, record_file
 from esg_assets.state.history_repo import record_history
 from esg_assets_tests.state.statedb import D, P, state_db, summary
@@ -30,7 +31,7 @@ def history(con: duckdb.DuckDBPyConnection) -> list[tuple]:
 
 
 def test_a_run_appends_its_row_with_the_figures_as_numbers(con) -> None:
-    record_history(con, summary(carry_check={"sampled": 5, "matched": 3, "differed": ["A", "B"], "unverified": []}),
+    record_history(con, summary(carry_check=CarryCheck(sampled=5, matched=3, differed=("A", "B"))),
                    run_id="run-1", started_at=START, ended_at=END)
     assert history(con) == [(D, "run-1", "2026-11-27T06:00:00Z", "2026-11-27T06:30:00Z", 18, 1, 0.9, 70.25, None, 14, 5, 2)]
 
