@@ -6,7 +6,8 @@ pools it knows, so every run it dequeues in that pass ignores the pool. Measured
 instance with `max_concurrent_runs: 4`: four backfill days queued before the daemon started all
 started together and waited on DuckDB's lock inside their steps. So the limit is stored here,
 when a run is submitted to the queue (UI, schedule, sensors, backfills, `dagster job launch`,
-`run_retries`), before any pass can see the run; the alert sensors also store it at each tick.
+`run_retries`), before any pass can see the run, with the function the alert sensors call at
+each tick (`sensors.py::store_state_db_pool_limit`).
 A limit someone set (`dagster instance concurrency set esg_state_db N`) is left alone.
 
 `QueuedRunCoordinator` is imported from Dagster's private module: 1.13.27 does not export it
@@ -20,20 +21,9 @@ import logging
 import dagster as dg
 from dagster._core.run_coordinator import QueuedRunCoordinator, SubmitRunContext
 
-from esg_assets.jobs import STATE_DB_POOL
+from esg_assets.sensors import store_state_db_pool_limit  # the one place of the rule
 
 log = logging.getLogger(__name__)
-
-
-def store_state_db_pool_limit(instance: dg.DagsterInstance, log: object) -> None:
-    """Store the `esg_state_db` pool's one slot if nobody has (see the module). Never raises:
-    a storage hiccup must not refuse a run or take an alert tick down."""
-    storage = instance.event_log_storage
-    try:
-        if storage.supports_global_concurrency_limits and STATE_DB_POOL not in storage.get_concurrency_keys():
-            storage.set_concurrency_slots(STATE_DB_POOL, 1)
-    except Exception as err:
-        log.warning(f"could not store the {STATE_DB_POOL} pool limit: {type(err).__name__}: {err}")  # type: ignore[attr-defined]
 
 
 class StateDbRunCoordinator(QueuedRunCoordinator):

@@ -27,7 +27,7 @@ from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel, RetryPolic
 from esg_assets.alerts import DispatchReport, dispatch
 from esg_assets.alerts.pg_ledger import open_ledger
 from esg_assets.checks import CALL_FAILURE_CHECK
-from esg_assets.run_queue import store_state_db_pool_limit
+from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resolution import resolutions
 from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
@@ -203,6 +203,18 @@ def _verify() -> str | bool:
     if bundle and not Path(bundle).is_file():
         raise ConfigError(f"ESG_CA_BUNDLE names {bundle!r}, which is not a readable file")
     return bundle or True
+
+
+def store_state_db_pool_limit(instance: dg.DagsterInstance, log: object) -> None:
+    """Store the `esg_state_db` pool's one slot if nobody has (docs/operations.md asks for it at
+    install): the run queue applies dagster.yaml's `default_limit` only from its second pass over
+    a pool, so two runs queued before then would both start. A limit already set is left alone."""
+    storage = instance.event_log_storage
+    try:
+        if storage.supports_global_concurrency_limits and STATE_DB_POOL not in storage.get_concurrency_keys():
+            storage.set_concurrency_slots(STATE_DB_POOL, 1)
+    except Exception as err:  # never let this take an alert tick down
+        log.warning(f"could not store the {STATE_DB_POOL} pool limit: {type(err).__name__}: {err}")  # type: ignore[attr-defined]
 
 
 def alert_sensor(name: str, evaluate: Evaluator) -> dg.SensorDefinition:
