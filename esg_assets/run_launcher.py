@@ -7,7 +7,7 @@ code server and run worker together — nothing is left to report it: the run st
 run monitoring ends it at its 4-hour `max_runtime`, because `DefaultRunLauncher` does not support
 `check_run_worker_health`. This launcher does, so the daemon's run monitoring (every
 `poll_interval_seconds`, its first pass as the daemon starts) fails such a run, and `run_retries`
-launches the retry that resumes it (§6).
+launches the retry that resumes it (docs/spec.md#resume).
 
 The verdict is FAILED only when it is provable: the code server that launched the run no longer
 answers as itself (its recorded server id) AND the worker's process is not alive on this host
