@@ -115,7 +115,12 @@ def retry_outlook(instance: dg.DagsterInstance, run: dg.DagsterRun) -> str:
 
     Dagster decides with `auto_reexecution_should_retry_run` (its own rule, reused here so the
     alert can never disagree with it); a run without a code-location origin (`dagster asset
-    materialize`) is never retried by the daemon."""
+    materialize`) is never retried by the daemon.
+
+    Private modules, kept on purpose (checked for dagster 1.13.27, pinned): neither `dagster`'s
+    exports nor `DagsterInstance`'s public methods give the retry decision (only the private
+    `DagsterInstance._should_retry_run`) or these tag names. The instance writes `will_retry` when
+    it stores the failure; the rule is asked only when the tag is not there yet."""
     from dagster._core.events import RunFailureReason
     from dagster._core.execution.retries import auto_reexecution_should_retry_run
     from dagster._core.storage.tags import MAX_RETRIES_TAG, RETRY_NUMBER_TAG, RUN_FAILURE_REASON_TAG, WILL_RETRY_TAG

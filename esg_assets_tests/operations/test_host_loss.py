@@ -1,0 +1,156 @@
+"""The host is lost mid-run: the daemon, the code server it started and the run worker are
+SIGKILLed together while `esg_ratings` calls the sandbox (nothing is left to report the run,
+which stays STARTED). A new daemon on the same instance (production dagster.yaml, its 30 s run
+monitoring poll) fails that run at its first pass (`HostAwareRunLauncher.check_run_worker_health`),
+`run_retries` launches the retry, which resumes the day from its committed results, and the alerts
+are those docs/alerts.md names: one `run_failed` "retrying automatically (attempt 2 of 3)", then
+`resolved`; nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from esg_assets.jobs import DAILY_JOB_NAME, STATE_DB_POOL
+from esg_assets.run_launcher import SERVER_ID_TAG
+from esg_assets_tests.alerts.conftest import (PagerDutyStandIn, SmtpServer, alert_env, free_port, start_pagerduty,
+                                             start_smtp)
+from esg_assets_tests.conftest import clean_environ, fast_job_env
+from esg_assets_tests.operations.daemon import alive, dagster, running_daemon, start_daemon
+from esg_assets_tests.sandbox.harness import SandboxProcess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+PARTITION = "2026-11-23"
+ACCOUNTS = 300
+DETECTION_BOUND_SECONDS = 300  # issue 11: a crashed run is detected within 5 minutes
+E = dg.DagsterEventType
+S = dg.DagsterRunStatus
+
+
+@pytest.fixture
+def sinks() -> Iterator[tuple[SmtpServer, PagerDutyStandIn]]:
+    """A real SMTP server and the PagerDuty stand-in, both on loopback."""
+    smtp, (pagerduty, http) = start_smtp(free_port()), start_pagerduty()
+    yield smtp, pagerduty
+    http.shutdown()
+    http.server_close()
+    smtp.controller.stop()
+
+
+def descendants(pid: int) -> set[int]:
+    """`pid` and every process below it (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        found.add(p)
+        todo += children.get(p, [])
+    return found
+
+
+def gone(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+def worker_pid(instance: dg.DagsterInstance, run_id: str) -> int | None:
+    for e in instance.all_logs(run_id, of_type=E.ENGINE_EVENT):
+        if (e.message or "").startswith("Started process for run"):
+            return int(e.dagster_event.event_specific_data.metadata["pid"].text)
+    return None
+
+
+def test_a_lost_host_is_detected_when_the_daemon_is_back_and_the_day_resumes(tmp_path: Path, sinks) -> None:
+    smtp, pagerduty = sinks
+    home, run_id, log = tmp_path / "home", str(uuid.uuid4()), tmp_path / "daemon.log"
+    with SandboxProcess(accounts=ACCOUNTS, seed=89, today=PARTITION) as sb:
+        env = clean_environ(**fast_job_env(home, sb.env(), ESG_API_RATE_LIMIT_PER_SECOND="30",
+                                           ESG_API_MAX_CONCURRENCY="4"),
+                            **alert_env(smtp.port, pagerduty.url))
+        dagster(env, "instance", "concurrency", "set", STATE_DB_POOL, "1")
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            first_daemon = start_daemon(env, log)
+            try:
+                dagster(env, "job", "launch", "-m", "esg_assets", "-j", DAILY_JOB_NAME, "--run-id", run_id,
+                        "--tags", json.dumps({"dagster/partition": PARTITION}))
+                host = lose_host_mid_fetch(instance, run_id, sb, first_daemon, log)
+            finally:
+                if first_daemon.poll() is None:
+                    os.killpg(first_daemon.pid, signal.SIGKILL)
+                first_daemon.wait(10)
+            assert all(gone(p) for p in host["pids"]), host
+            assert instance.get_run_by_id(run_id).status == S.STARTED  # nothing left to report it
+            mark = sb.next_index()
+            with running_daemon(env, log) as daemon:
+                back_at = time.time()
+                retry = retried_and_resolved(instance, run_id, smtp, daemon, log)
+            failed = instance.get_run_record_by_id(run_id)
+            logs = [e.message or "" for e in instance.all_logs(run_id)]
+        second_calls = [r["account_id"] for r in sb.requests(mark) if r["kind"] == "analysis"]
+        all_ids = {a["account_id"] for a in sb.accounts()}
+
+    assert host["server_id_tagged"]
+    assert failed.dagster_run.status == S.FAILURE
+    detected_after = failed.end_time - back_at
+    print(f"lost run failed {detected_after:.1f} s after the daemon was back")
+    assert detected_after < DETECTION_BOUND_SECONDS, detected_after
+    assert any("Detected run worker status FAILED" in m and "code server that launched it are gone" in m
+               for m in logs), logs[-10:]
+    assert retry.dagster_run.status == S.SUCCESS and retry.dagster_run.parent_run_id == run_id
+    assert retry.dagster_run.tags["dagster/partition"] == PARTITION
+    # Resumed (§6): the retry called only what the lost run had not committed.
+    assert set(second_calls) | set(host["answered"]) >= all_ids
+    assert len(second_calls) < ACCOUNTS - 40, len(second_calls)
+    # This partition's alerts (the real clock's today may get its own missed_start meanwhile).
+    subjects = [m.message["Subject"] for m in smtp.sink.messages if f" {PARTITION}" in m.message["Subject"]]
+    [failed_mail] = [s for s in subjects if s.startswith(f"[ESG Ratings] run_failed {PARTITION}: ")]
+    assert failed_mail.endswith("; retrying automatically (attempt 2 of 3)"), failed_mail
+    assert sorted(subjects) == sorted([failed_mail, f"[ESG Ratings] resolved {PARTITION}: run_failed"]), subjects
+    assert [(e["event_action"], e["dedup_key"]) for e in pagerduty.events if PARTITION in e["dedup_key"]] == [
+        ("trigger", f"esg-ratings/{PARTITION}/run_failed"), ("resolve", f"esg-ratings/{PARTITION}/run_failed")]
+
+
+def lose_host_mid_fetch(instance, run_id, sb, daemon, log) -> dict:
+    """Once the run has 60 answers, SIGKILL the daemon, everything under it (the code server) and
+    the run worker at once; returns their pids and the accounts answered before."""
+    deadline = time.monotonic() + 150
+    while time.monotonic() < deadline:
+        alive(daemon, log)
+        pid = worker_pid(instance, run_id)
+        if pid and sb.stats()["by_kind"].get("analysis", 0) >= 60:
+            pids = descendants(daemon.pid) | {pid}
+            for p in pids:
+                os.kill(p, signal.SIGKILL)
+            answered = [r["account_id"] for r in sb.requests() if r["kind"] == "analysis"]
+            run = instance.get_run_by_id(run_id)
+            return {"pids": pids, "answered": answered, "server_id_tagged": SERVER_ID_TAG in run.tags}
+        time.sleep(0.1)
+    raise AssertionError(f"the run never got going: {instance.get_run_by_id(run_id)}\n{log.read_text()[-3000:]}")
+
+
+def retried_and_resolved(instance: dg.DagsterInstance, run_id: str, smtp: SmtpServer, daemon, log: Path,
+                         timeout: float = 240) -> dg.RunRecord:
+    """The finished retry of `run_id`, once the day's `resolved` e-mail has gone out too."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        alive(daemon, log)
+        retries = [r for r in instance.get_run_records(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
+                   if r.dagster_run.is_finished]
+        if retries and any(" resolved " in m.message["Subject"] for m in smtp.sink.messages):
+            return retries[0]
+        time.sleep(0.5)
+    raise AssertionError(f"not retried and resolved within {timeout} s\n{log.read_text()[-3000:]}")
