@@ -50,6 +50,7 @@ def _run_figures(run: RunResult, accounts: int) -> dict[str, Any]:
         **_per_called(run),
         "phases_wall_s": {k: round(v["wall"], 2) for k, v in run.phases.items()},
         "phases_cpu_s": {k: round(v["cpu"], 2) for k, v in run.phases.items()},
+        "phases_peak_rss_mb": {k: mb(v["peak_rss"]) for k, v in run.phases.items()},
         "phases_unaccounted_s": round(run.wall_seconds - sum(v["wall"] for v in run.phases.values()), 2),
     }
 
