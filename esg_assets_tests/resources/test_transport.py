@@ -60,14 +60,12 @@ class _Server(ThreadingHTTPServer):
 
 @contextmanager
 def serving() -> Iterator[_Server]:
-    server = _Server()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server
-    finally:
-        server.shutdown()
-        server.server_close()
+    with _Server() as server:  # closes the listening socket on exit
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            yield server
+        finally:
+            server.shutdown()
 
 
 def _get(session: Any, server: _Server, path: str, **params: str) -> requests.Response:
