@@ -6,6 +6,7 @@ connection raised as requests' ConnectionError."""
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,8 +60,11 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def serving() -> Iterator[_Server]:
+def serving(tls: ssl.SSLContext | None = None) -> Iterator[_Server]:
+    """The server on a free loopback port; `tls`: its server context (HTTPS)."""
     with _Server() as server:  # closes the listening socket on exit
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         try:
             yield server
