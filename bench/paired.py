@@ -39,8 +39,8 @@ RATE, LATENCY_MS, CONCURRENCY = 1000, 20, 32
 
 def _order_run(sb: Sandbox, accounts: int, old_order: bool) -> float:
     """Seconds to fetch `accounts` accounts; `old_order` holds the place during the slot wait."""
-    from esg_assets.fetching import fetch_in_batches
-    from esg_assets.resources.upstream import open_upstream
+    from esg_assets.worker_pool import fetch_in_batches
+    from esg_assets.resources.clients import open_upstream
     from esg_assets.settings import load_upstream
 
     env = {**sb.upstream_env(), "ESG_API_RATE_LIMIT_PER_SECOND": str(RATE),
@@ -102,8 +102,12 @@ def _client_cpu(sb: Sandbox, n: int, kind: str) -> float:
 
 _FETCH_CHILD = """
 import sys, time
-from esg_assets.fetching import fetch_in_batches
-from esg_assets.resources.upstream import open_upstream
+try:  # the names since the moves of issue 12; a --base tree from before them has the old ones
+    from esg_assets.worker_pool import fetch_in_batches
+    from esg_assets.resources.clients import open_upstream
+except ImportError:
+    from esg_assets.fetching import fetch_in_batches
+    from esg_assets.resources.upstream import open_upstream
 from esg_assets.settings import load_upstream
 url, n = sys.argv[1], int(sys.argv[2])
 env = {"ESG_AUTH_TOKEN_URL": url + "/oauth2/token", "ESG_CLIENT_ID": "sandbox-client",

@@ -46,7 +46,7 @@ _RATINGS: tuple[tuple[str, str, str, str, str], ...] = (
     ("Processing Status", "processing_status", "VARCHAR", "`Successful`, `Partial` or `Failed` (below)", "`Successful`"),
 )
 RATINGS_COLUMNS: tuple[Column, ...] = tuple(Column(*row) for row in _RATINGS)
-# The Parquet file's one column beyond the CSV's (output-and-behaviour.md §3c).
+# The Parquet file's one column beyond the CSV's (docs/spec.md#parquet).
 PARTITION_DATE = Column("", "partition_date", "DATE", "the day of the file (the partition), `YYYY-MM-DD`", "`2026-11-27`")
 SCORE_NAMES = frozenset(c.name for c in RATINGS_COLUMNS if c.type.startswith("DECIMAL"))
 

@@ -1,28 +1,19 @@
-"""Asset checks on esg_ratings: the 5 % rule on the day's API calls (output-and-behaviour.md §4)
-and the carry-forward check (§5b)."""
+"""Asset checks on esg_ratings: the 5 % rule on the day's API calls (docs/spec.md#failure-rule)
+and the carry-forward check (docs/spec.md#carry-forward-check)."""
 
 
 import warnings
-from decimal import Decimal
 
 import dagster as dg
 
 from esg_assets.assets.ratings import esg_ratings
 from esg_assets.domain.summary import call_failure_rate
+from esg_assets.names import CALL_FAILURE_CHECK, CARRY_CHECK, MAX_CALL_FAILURE_RATE, threshold_exceeded
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource
 from esg_assets.settings import ConfigError, StorageSettings, load_storage
 from esg_assets.state import carry_repo
 from esg_assets.state import report_queries as q
-
-CALL_FAILURE_CHECK = "call_failure_rate_within_5_percent"
-MAX_CALL_FAILURE_RATE = Decimal("0.05")
-
-
-def threshold_exceeded(rate: Decimal) -> bool:
-    """Strictly greater than 5 % fails; exactly 5 % passes."""
-    return rate > MAX_CALL_FAILURE_RATE
-
 
 def _storage() -> StorageSettings:
     try:
@@ -64,11 +55,8 @@ with warnings.catch_warnings():
     )(_call_failure_rate_within_5_percent)
 
 
-CARRY_CHECK = "carried_rows_match_api"
-
-
 def _carried_rows_match_api(context: dg.AssetCheckExecutionContext, state: StateResource) -> dg.AssetCheckResult:
-    """§5b: WARN when a sampled carried row differed from what the API answered that day."""
+    """docs/spec.md#carry-forward-check: WARN when a sampled carried row differed from what the API answered that day."""
     partition = context.partition_key
     with state.connect(_storage()) as con:
         check = carry_repo.carry_check(con, partition)

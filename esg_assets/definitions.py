@@ -10,7 +10,7 @@ from esg_assets.assets import ALL_ASSETS
 from esg_assets.checks import call_failure_rate_within_5_percent, carried_rows_match_api
 from esg_assets.jobs import esg_daily_job
 from esg_assets.resources.state import StateResource, StoreResource
-from esg_assets.resources.upstream import UpstreamResource
+from esg_assets.resources.clients import UpstreamResource
 from esg_assets.retention import retention_job, retention_schedule
 from esg_assets.schedules import daily_schedule
 from esg_assets.sensors import ALL_SENSORS

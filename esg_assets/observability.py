@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,7 +25,10 @@ from typing import Any
 import dagster as dg
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
+from esg_assets.clock import utc_text
+from esg_assets.domain.summary import Summary
 from esg_assets.partitions import chicago_day
+from esg_assets.storage.tempfiles import atomic_write
 
 LOG_FILE_PATTERN = re.compile(r"esg-ratings-(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})\.jsonl")
 METRICS_FILE_NAME = "esg_ratings.prom"
@@ -73,7 +75,7 @@ class JobLog:
         now = datetime.now(timezone.utc)
         path = log_file(self._log_dir, chicago_day(now))
         record = {
-            "ts": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "ts": utc_text(now, "microseconds"),
             "level": level,
             "run_id": self._context.run_id,
             "partition": self._partition,
@@ -128,40 +130,40 @@ def observed_step(
     log.event("step_end", duration_seconds=round(time.monotonic() - started, 3))
 
 
-_GAUGES: tuple[tuple[str, str, Callable[[dict[str, Any]], float]], ...] = (
-    ("esg_ratings_accounts_total", "Active accounts in the latest partition.", lambda s: s["total_accounts"]),
-    ("esg_ratings_success_rate", "Successful / total accounts.", lambda s: float(s["success_rate"])),
-    ("esg_ratings_call_failure_rate", "Failed / accounts called (the 5 % rule).", lambda s: float(s["call_failure_rate"])),
-    ("esg_ratings_accounts_called", "Accounts whose result came from an API call.", lambda s: s["accounts_called"]),
-    ("esg_ratings_carried_forward", "Accounts carried forward without a call.", lambda s: s["carried_forward"]),
-    ("esg_ratings_api_requests", "Requests to the ESG API in the latest run.", lambda s: s["api"]["requests"]),
-    ("esg_ratings_api_retries", "Retries in the latest run.", lambda s: s["api"]["retries"]),
-    ("esg_ratings_api_rate_limited", "429 answers in the latest run.", lambda s: s["api"]["rate_limited"]),
-    ("esg_ratings_duration_seconds", "Duration of the latest run.", lambda s: s["duration_seconds"]),
+_GAUGES: tuple[tuple[str, str, Callable[[Summary], float]], ...] = (
+    ("esg_ratings_accounts_total", "Active accounts in the latest partition.", lambda s: s.total_accounts),
+    ("esg_ratings_success_rate", "Successful / total accounts.", lambda s: float(s.success_rate)),
+    ("esg_ratings_call_failure_rate", "Failed / accounts called (the 5 % rule).", lambda s: float(s.call_failure_rate)),
+    ("esg_ratings_accounts_called", "Accounts whose result came from an API call.", lambda s: s.accounts_called),
+    ("esg_ratings_carried_forward", "Accounts carried forward without a call.", lambda s: s.carried_forward),
+    ("esg_ratings_api_requests", "Requests to the ESG API in the latest run.", lambda s: s.api.requests),
+    ("esg_ratings_api_retries", "Retries in the latest run.", lambda s: s.api.retries),
+    ("esg_ratings_api_rate_limited", "429 answers in the latest run.", lambda s: s.api.rate_limited),
+    ("esg_ratings_duration_seconds", "Duration of the latest run.", lambda s: s.duration_seconds),
 )
 
 
-def metrics_registry(summary: dict[str, Any], now: float | None = None) -> CollectorRegistry:
+def metrics_registry(summary: Summary, now: float | None = None) -> CollectorRegistry:
     """The day's figures as gauges in a registry of their own (one sample each, per partition)."""
     registry = CollectorRegistry(auto_describe=True)
     Gauge("esg_ratings_last_summary_timestamp_seconds", "Unix time the latest daily summary was written.",
           registry=registry).set(now or time.time())
-    partition = summary["partition"]
+    partition = summary.partition
     for name, help_text, value in _GAUGES:
         Gauge(name, help_text, ["partition"], registry=registry).labels(partition).set(value(summary))
     by_status = Gauge("esg_ratings_accounts_by_status", "Accounts per Processing Status.", ["partition", "status"],
                       registry=registry)
-    for status, count in summary["status_counts"].items():
+    for status, count in summary.status_counts.items():
         by_status.labels(partition, status).set(count)
     return registry
 
 
-def prometheus_text(summary: dict[str, Any], now: float | None = None) -> str:
+def prometheus_text(summary: Summary, now: float | None = None) -> str:
     """The day's figures in Prometheus text exposition format (prometheus_client's)."""
     return generate_latest(metrics_registry(summary, now)).decode("utf-8")
 
 
-def write_metrics(metrics_dir: Path, summary: dict[str, Any]) -> Path:
+def write_metrics(metrics_dir: Path, summary: Summary) -> Path:
     """The day's figures as the textfile `METRICS_FILE_NAME` (replaced atomically)."""
     return write_textfile(metrics_dir, METRICS_FILE_NAME, prometheus_text(summary).encode("utf-8"))
 
@@ -176,15 +178,6 @@ def write_textfile(metrics_dir: Path, name: str, data: bytes) -> Path:
     """
     metrics_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = metrics_dir / name
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=metrics_dir)  # no .prom suffix: never collected
-    try:
-        with os.fdopen(fd, "wb") as out:
-            os.fchmod(out.fileno(), 0o644)  # figures only, no personal data
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # The temp file ends in .tmp, not .prom: never collected. 0644: figures only, no personal data.
+    atomic_write(path, [data], mode=0o644)
     return path

@@ -1,4 +1,4 @@
-"""Which alerted days have recovered (output-and-behaviour.md §8 "Resolution"), for the
+"""Which alerted days have recovered (docs/spec.md#alert-resolution), for the
 `esg_resolution_alert` sensor (sensors.py), which delivers them through the ledger.
 
 Driven by the ledger, not by a cursor over runs: a day is looked at for as long as it has an
@@ -18,7 +18,8 @@ import dagster as dg
 
 from esg_assets.alerts import Alert, AlertKind, AlertLedger
 from esg_assets.alerts.model import RESOLVES
-from esg_assets.run_records import CHECK_KEY, ESG_ASSET_KEYS, PARTITION_TAG, end_facts, is_esg_run, run_details
+from esg_assets.names import ASSET_KEYS, CALL_FAILURE_CHECK_KEY
+from esg_assets.run_records import PARTITION_TAG, end_facts, is_esg_run, run_details
 
 # Days whose alerts are older than this are no longer resolved automatically.
 RESOLUTION_LOOKBACK = timedelta(days=14)
@@ -63,12 +64,12 @@ def recovered(instance: dg.DagsterInstance, record: dg.RunRecord, kinds: set[str
     run_id = record.dagster_run.run_id
     if record.dagster_run.status != S.SUCCESS or end_facts(instance, run_id)["window"]:
         return False
-    if not ESG_ASSET_KEYS <= materialized_by(instance, record.dagster_run):
+    if not ASSET_KEYS <= materialized_by(instance, record.dagster_run):
         return False
     if AlertKind.FAILURE_THRESHOLD.value in kinds:
         evaluations = [
             e.dagster_event.event_specific_data for e in instance.all_logs(run_id, of_type=E.ASSET_CHECK_EVALUATION)
-            if e.dagster_event is not None and e.dagster_event.event_specific_data.asset_check_key == CHECK_KEY
+            if e.dagster_event is not None and e.dagster_event.event_specific_data.asset_check_key == CALL_FAILURE_CHECK_KEY
         ]
         return bool(evaluations) and evaluations[-1].passed
     return True

@@ -35,6 +35,7 @@ from esg_assets.observability import log_file_day
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.settings import ConfigError, StorageSettings, load_storage
+from esg_assets.state.db import transaction
 from esg_assets.storage import audit
 from esg_assets.storage.names import partition_of
 from esg_assets.storage.store import Store
@@ -112,15 +113,10 @@ def _purge_rows(con: duckdb.DuckDBPyConnection, settings: StorageSettings, actor
                 report: RetentionReport) -> None:
     for partition in _old_partitions(con, cutoff):
         counts: dict[str, int] = {}
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             for table in STATE_TABLES:
                 deleted = con.execute(f"DELETE FROM {table} WHERE partition = ?", [partition]).fetchone()
                 counts[table] = int(deleted[0]) if deleted else 0
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
         # Counts only: the rows held account names, which must not reach the audit log.
         detail = f"retention: state rows of partition {partition}: " + ", ".join(
             f"{table}={n}" for table, n in counts.items())

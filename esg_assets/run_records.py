@@ -13,19 +13,13 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from esg_assets.checks import CALL_FAILURE_CHECK, CARRY_CHECK
+from esg_assets.clock import utc_text
 from esg_assets.jobs import DAILY_JOB_NAME, RETENTION_JOB_NAME
+from esg_assets.names import ASSET_KEYS, ASSET_NAMES, CALL_FAILURE_CHECK_KEY, CHECK_NAMES, ESG_RATINGS, WINDOW_PHRASES
 from esg_assets.partitions import chicago_day
 
-ESG_ASSET_KEYS = frozenset(
-    dg.AssetKey(n) for n in ("active_accounts", "esg_ratings", "ratings_csv", "daily_summary")
-)
-CHECK_KEY = dg.AssetCheckKey(dg.AssetKey("esg_ratings"), CALL_FAILURE_CHECK)
-ESG_STEP_KEYS = frozenset({k.path[-1] for k in ESG_ASSET_KEYS} | {f"esg_ratings_{c}" for c in (CALL_FAILURE_CHECK, CARRY_CHECK)})
-# Written on a run we end at 09:00; "maximum runtime" is what run monitoring writes (1.13: "Canceling
-# due to exceeding maximum runtime of N seconds.", then "Exceeded maximum runtime of N seconds.").
-WINDOW_MARKER = "ESG 09:00 America/Chicago window exceeded"
-WINDOW_PHRASES = (WINDOW_MARKER, "maximum runtime")
+# Dagster names an asset's step after the asset, and an asset check's after "<asset>_<check>".
+ESG_STEP_KEYS = frozenset(ASSET_NAMES) | {f"{ESG_RATINGS}_{c}" for c in CHECK_NAMES}
 PARTITION_TAG = "dagster/partition"
 RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 LOOKBACK = timedelta(hours=24)  # how far back a sensor without a cursor looks
@@ -39,9 +33,9 @@ def is_esg_run(run: dg.DagsterRun, instance: dg.DagsterInstance | None = None) -
     """The daily job, or any run materializing (or checking) one of the four ESG assets."""
     if run.job_name == DAILY_JOB_NAME:
         return True
-    if run.asset_selection and run.asset_selection & ESG_ASSET_KEYS:
+    if run.asset_selection and run.asset_selection & ASSET_KEYS:
         return True
-    if run.asset_check_selection and CHECK_KEY in run.asset_check_selection:
+    if run.asset_check_selection and CALL_FAILURE_CHECK_KEY in run.asset_check_selection:
         return True
     if run.asset_selection or instance is None or not run.execution_plan_snapshot_id:
         return False
@@ -158,4 +152,5 @@ def run_details(record: dg.RunRecord) -> dict:
 
 
 def iso(ts: float | None) -> str | None:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if ts else None
+    """A run record's Unix time as UTC text; None when the run has none yet."""
+    return utc_text(ts) if ts else None

@@ -1,4 +1,4 @@
-"""Operations alerts (output-and-behaviour.md §8), raised by sensors that the daemon evaluates.
+"""Operations alerts (docs/spec.md#alerts), raised by sensors that the daemon evaluates.
 
 The sensors read run records and event logs from `context.instance` themselves instead of being
 run-status sensors: that way they see every run of the ESG assets however it was launched
@@ -26,11 +26,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel, RetryPolicy, build_channels
 from esg_assets.alerts import DispatchReport, dispatch
 from esg_assets.alerts.pg_ledger import open_ledger
-from esg_assets.checks import CALL_FAILURE_CHECK
 from esg_assets.jobs import STATE_DB_POOL
+from esg_assets.names import CALL_FAILURE_CHECK, CALL_FAILURE_CHECK_KEY, ESG_RATINGS, WINDOW_MARKER
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resolution import resolutions
-from esg_assets.run_records import CHECK_KEY, PARTITION_TAG, WINDOW_MARKER, end_facts, finished_runs, iso
+from esg_assets.run_records import PARTITION_TAG, end_facts, finished_runs, iso
 from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, retry_outlook
 from esg_assets.run_records import run_details
 from esg_assets.settings import ConfigError, load_alerts
@@ -165,7 +165,7 @@ def evaluate_failure_threshold(instance: dg.DagsterInstance, now: datetime, ledg
     for record in records:
         for entry in instance.all_logs(record.dagster_run.run_id, of_type=E.ASSET_CHECK_EVALUATION):
             ev = entry.dagster_event.event_specific_data if entry.dagster_event else None
-            if ev is None or ev.asset_check_key != CHECK_KEY or ev.passed:
+            if ev is None or ev.asset_check_key != CALL_FAILURE_CHECK_KEY or ev.passed:
                 continue
             partition = ev.partition or partition_of(record.dagster_run)
             figures = {k: getattr(v, "value", v) for k, v in ev.metadata.items()
@@ -175,14 +175,14 @@ def evaluate_failure_threshold(instance: dg.DagsterInstance, now: datetime, ledg
             alerts.append(Alert(AlertKind.FAILURE_THRESHOLD, partition,
                                 f"call failure rate {shown} of {partition} is above 5 %",
                                 {**figures, "check": CALL_FAILURE_CHECK, "run_id": record.dagster_run.run_id},
-                                component="esg_ratings"))
+                                component=ESG_RATINGS))
     return _finish(alerts, ledger, channels, new_cursor, **kw)
 
 
 def evaluate_resolution(instance: dg.DagsterInstance, now: datetime, ledger: AlertLedger,
                         channels: Sequence[Channel], *, cursor: str | None = None, **kw) -> Evaluation:
     """`resolved`: a day with alerts sent whose latest run completed it with the condition gone
-    gets one PagerDuty resolve per kind and one "resolved" e-mail (§8 "Resolution")."""
+    gets one PagerDuty resolve per kind and one "resolved" e-mail (docs/spec.md#alert-resolution)."""
     return _finish(resolutions(instance, ledger, now), ledger, channels, cursor, **kw)
 
 

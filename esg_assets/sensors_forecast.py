@@ -1,4 +1,4 @@
-"""The `window_at_risk` alert (output-and-behaviour.md §8, contract 1.1), raised by its own
+"""The `window_at_risk` alert (docs/spec.md#alerts), raised by its own
 sensor from what a running `esg_ratings` reports (esg_assets/progress.py): the latest
 forecast observation of each ESG run in progress. Like the other kinds it reads run records
 and the event log itself, so it covers runs however launched, and the alert ledger sends a
@@ -12,12 +12,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from esg_assets.clock import utc_text
 from esg_assets.alerts import Alert, AlertKind, AlertLedger, Channel
 from esg_assets.domain.forecast import at_risk, window_end
+from esg_assets.names import ESG_RATINGS, RATINGS_KEY
 from esg_assets.run_records import is_esg_run, partition_of, run_details
 from esg_assets.sensors import Evaluation, _finish, alert_sensor
-
-RATINGS_KEY = dg.AssetKey("esg_ratings")
 
 
 def latest_forecast(instance: dg.DagsterInstance, run_id: str, partition: str) -> dict[str, object] | None:
@@ -52,13 +52,13 @@ def evaluate_window_at_risk(instance: dg.DagsterInstance, now: datetime, ledger:
         left = int(forecast.get("accounts_left", 0))  # type: ignore[call-overload]
         alerts.append(Alert(
             AlertKind.WINDOW_AT_RISK, partition,
-            f"run {run.run_id[:8]} of {partition} is projected to end at {projected:%Y-%m-%dT%H:%M:%SZ}, "
-            f"after its window ends at {window_end(start):%Y-%m-%dT%H:%M:%SZ}: {left} calls left",
-            {**run_details(record), "projected_end": projected.strftime("%Y-%m-%dT%H:%M:%SZ"),
-             "window_end": window_end(start).strftime("%Y-%m-%dT%H:%M:%SZ"), "calls_left": left,
+            f"run {run.run_id[:8]} of {partition} is projected to end at {utc_text(projected)}, "
+            f"after its window ends at {utc_text(window_end(start))}: {left} calls left",
+            {**run_details(record), "projected_end": utc_text(projected),
+             "window_end": utc_text(window_end(start)), "calls_left": left,
              "calls_done": forecast.get("accounts_done"), "rate_per_second": forecast.get("rate_per_second"),
              "rate_measured": forecast.get("rate_measured"), "forecast_at": forecast.get("reported_at")},
-            component="esg_ratings"))
+            component=ESG_RATINGS))
     return _finish(alerts, ledger, channels, cursor, **kw)
 
 

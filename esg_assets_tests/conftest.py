@@ -84,6 +84,6 @@ def read_output(partition: str, kind: str) -> bytes:
     """The plain content of an output file through the store (as `files get` reads it)."""
     from esg_assets.settings import load_storage
     from esg_assets.storage.names import logical_name
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     return b"".join(open_store(load_storage()).read(logical_name(partition, kind)))

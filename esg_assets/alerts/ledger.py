@@ -191,7 +191,7 @@ class AlertLedger:
 
     def open_alerts(self, since: float) -> dict[str, set[str]]:
         """{partition: kinds} of alerts recorded since `since` (epoch seconds) and sent on at
-        least one channel, for partitions with no resolution recorded yet (§8 "Resolution")."""
+        least one channel, for partitions with no resolution recorded yet (docs/spec.md#alert-resolution)."""
         with self._connect() as con:
             rows = con.execute(open_alerts_sql("alert_delivery").replace(":since", "?"), (since,)).fetchall()
         return group_open_alerts(rows)

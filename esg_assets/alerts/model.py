@@ -1,4 +1,4 @@
-"""What an operations alert is (output-and-behaviour.md §8), independent of any channel.
+"""What an operations alert is (docs/spec.md#alerts), independent of any channel.
 
 An `Alert` is identified by (partition, kind): that pair is the PagerDuty dedup key and the
 ledger's key, so the same incident is never sent twice on one channel. It carries only
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from esg_assets.clock import utc_text
+
 SOURCE = "esg-ratings"
 SUBJECT_PREFIX = "[ESG Ratings]"
 MAX_SUMMARY_CHARS = 200  # PagerDuty truncates summaries at 1024; a subject line should stay short
@@ -23,7 +25,7 @@ DetailValue = str | int | float | bool | None
 
 class AlertKind(StrEnum):
     """The alert kinds of the contract, spelled as they appear in subjects and dedup keys;
-    `resolved` is the one "resolved" message of a recovered day (§8 "Resolution"), whose
+    `resolved` is the one "resolved" message of a recovered day (docs/spec.md#alert-resolution), whose
     summary lists the kinds it resolves; `window_at_risk` (contract 1.1) warns that the forecast end
     passes the window."""
 
@@ -54,11 +56,6 @@ def one_line(text: str, limit: int = MAX_SUMMARY_CHARS) -> str:
     """Collapse whitespace (a newline in a subject would be header injection) and truncate."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
-
-
-def rfc3339(moment: datetime) -> str:
-    """UTC, second precision, `Z` suffix: the form PagerDuty and the output files use."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,7 @@ class Alert:
             f"partition: {self.partition}",
             f"severity: {self.severity}",
             f"component: {self.component}",
-            f"occurred_at: {rfc3339(self.occurred_at)}",
+            f"occurred_at: {utc_text(self.occurred_at)}",
             f"dedup_key: {self.dedup_key}",
         ]
         lines += [f"{key}: {'' if value is None else value}" for key, value in self.details.items()]

@@ -13,14 +13,15 @@ from typing import Any
 
 import requests
 
-from esg_assets.alerts.model import SOURCE, Alert, AlertKind, Channel, ChannelError, rfc3339
+from esg_assets.clock import utc_text
+from esg_assets.alerts.model import SOURCE, Alert, AlertKind, Channel, ChannelError
 from esg_assets.settings import AlertSettings
 
 DEFAULT_TIMEOUT = (5.0, 10.0)  # (connect, read) seconds
 
 
 def event_body(alert: Alert, routing_key: str) -> dict[str, Any]:
-    """The Events API v2 JSON for `alert` (output-and-behaviour.md §8, field by field)."""
+    """The Events API v2 JSON for `alert` (docs/spec.md#alerts, field by field)."""
     return {
         "routing_key": routing_key,
         "event_action": "trigger",
@@ -29,7 +30,7 @@ def event_body(alert: Alert, routing_key: str) -> dict[str, Any]:
             "summary": f"{alert.kind.value} {alert.partition}: {alert.summary}",
             "source": SOURCE,
             "severity": alert.severity,
-            "timestamp": rfc3339(alert.occurred_at),
+            "timestamp": utc_text(alert.occurred_at),
             "component": alert.component,
             "class": alert.kind.value,
             "custom_details": {"partition": alert.partition, **_plain(alert.details)},
@@ -38,7 +39,7 @@ def event_body(alert: Alert, routing_key: str) -> dict[str, Any]:
 
 
 def resolve_bodies(alert: Alert, routing_key: str) -> list[dict[str, Any]]:
-    """One `resolve` per kind a `resolved` alert names, with that kind's dedup key (§8)."""
+    """One `resolve` per kind a `resolved` alert names, with that kind's dedup key (docs/spec.md#alert-resolution)."""
     return [{"routing_key": routing_key, "event_action": "resolve", "dedup_key": f"{SOURCE}/{alert.partition}/{kind}"}
             for kind in alert.resolves]
 

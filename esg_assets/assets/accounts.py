@@ -4,7 +4,7 @@
 import dagster as dg
 
 from esg_assets import catalog
-from esg_assets.assets.common import settings_or_fail
+from esg_assets.assets.start import settings_or_fail
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.partitions import daily_partitions
@@ -12,7 +12,7 @@ from esg_assets.resources.ams import AmsListIncomplete
 from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.http import TlsVerificationError
 from esg_assets.resources.state import StateResource
-from esg_assets.resources.upstream import UpstreamResource
+from esg_assets.resources.clients import UpstreamResource
 from esg_assets.state.accounts_repo import replace_accounts
 
 

@@ -5,7 +5,8 @@ secure store."""
 import dagster as dg
 
 from esg_assets import catalog
-from esg_assets.assets.common import settings_or_fail, storage_failure
+from esg_assets.assets.failures import storage_failure
+from esg_assets.assets.start import settings_or_fail
 from esg_assets.assets.ratings import esg_ratings
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step

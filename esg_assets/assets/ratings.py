@@ -1,5 +1,5 @@
 """`esg_ratings`: one result per active account, fetched or carried forward, committed as it
-arrives (change detection §5, resume §6 and targeted reruns §7 of output-and-behaviour.md)."""
+arrives (docs/spec.md: #change-detection, #resume, #targeted-rerun)."""
 
 
 from datetime import datetime, timezone
@@ -8,13 +8,15 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import run_start, settings_or_fail, utc_now_text
 from esg_assets.assets.accounts import active_accounts
+from esg_assets.assets.start import run_start, settings_or_fail
+from esg_assets.clock import utc_text
 from esg_assets.domain.carry_check import CarryCheck, outcome
 from esg_assets.domain.models import AccountResult
 from esg_assets.domain.plan import DayPlan, Mode, decide_mode, plan_day
-from esg_assets.fetching import fetch_in_batches
+from esg_assets.worker_pool import fetch_in_batches
 from esg_assets.jobs import STATE_DB_POOL
+from esg_assets.names import ESG_RATINGS
 from esg_assets.observability import JobLog, observed_step
 from esg_assets.partitions import daily_partitions
 from esg_assets.progress import ProgressReporter
@@ -22,7 +24,7 @@ from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.http import TlsVerificationError
 from esg_assets.resources.esg_api import FeedUnavailable
 from esg_assets.resources.state import StateResource
-from esg_assets.resources.upstream import Upstream, UpstreamResource
+from esg_assets.resources.clients import UpstreamClients, UpstreamResource
 from esg_assets.settings import UpstreamSettings
 from esg_assets.state import carry_repo
 from esg_assets.state import ratings_repo as repo
@@ -38,8 +40,12 @@ class RatingsConfig(dg.Config):
     full_refresh: bool = False  # ignore change detection and call every account
 
 
+# The state database's instants: UTC text with microseconds (clock.utc_text), read back here.
+_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
 def _fetch_start(since: str | None) -> datetime:
-    return datetime.strptime(since, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(since, _INSTANT).replace(tzinfo=timezone.utc)
 
 
 def _plan(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig, settings: UpstreamSettings) -> DayPlan:
@@ -51,8 +57,8 @@ def _plan(con: duckdb.DuckDBPyConnection, partition: str, config: RatingsConfig,
                     sample_size=settings.carry_check_sample)
 
 
-def _carry(log: JobLog, con: duckdb.DuckDBPyConnection, clients: Upstream, plan: DayPlan, run_id: str) -> tuple[DayPlan, int]:
-    """Read the feed, list the carry candidates, draw the sample, carry the rest (§5, §5b)."""
+def _carry(log: JobLog, con: duckdb.DuckDBPyConnection, clients: UpstreamClients, plan: DayPlan, run_id: str) -> tuple[DayPlan, int]:
+    """Read the feed, list the carry candidates, draw the sample, carry the rest (docs/spec.md#change-detection, #carry-forward-check)."""
     if not plan.carry:
         return plan, 0
     try:
@@ -80,7 +86,7 @@ def _check(con: duckdb.DuckDBPyConnection, plan: DayPlan, run_id: str) -> tuple[
 
 # The dependency on its own previous day makes an asset backfill run days in date order, so
 # each day's change detection finds the day before it completed.
-PREVIOUS_DAY = dg.AssetDep("esg_ratings", partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
+PREVIOUS_DAY = dg.AssetDep(ESG_RATINGS, partition_mapping=dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=-1))
 
 
 @dg.asset(partitions_def=daily_partitions, deps=[active_accounts, PREVIOUS_DAY], group_name="esg", kinds={"duckdb"},
@@ -100,21 +106,22 @@ def esg_ratings(
     with observed_step(context, "esg_ratings", settings.storage.log_dir) as log, state.connect(settings.storage) as con:
         if account_count(con, partition) == 0:
             raise dg.Failure(description=f"no active-account list for {partition}: materialize active_accounts first")
-        unknown = unknown_ids(con, partition, config.account_ids)
+        # The run config enters the plan once; from here on the plan carries it (`forced`).
+        plan = _plan(con, partition, config, settings.upstream)
+        unknown = unknown_ids(con, partition, list(plan.forced))
         if unknown:
             raise dg.Failure(description=f"not active accounts of {partition}: {', '.join(unknown)}", allow_retries=False)
-        plan = _plan(con, partition, config, settings.upstream)
         mode = plan.mode.value
-        repo.record_run(con, partition, run_id, mode, utc_now_text())
+        repo.record_run(con, partition, run_id, mode, utc_text(precision="microseconds"))
         kept = 0
         if plan.mode is Mode.FRESH:
             repo.begin_fresh(con, partition, run_id)
         elif plan.mode is Mode.RESUME:
-            kept = repo.begin_resume(con, partition, run_id, config.account_ids)
+            kept = repo.begin_resume(con, partition, run_id, plan.forced)
 
         try:
             with upstream.open(settings.upstream) as clients:
-                repo.set_fetch_started(con, partition, utc_now_text())
+                repo.set_fetch_started(con, partition, utc_text(precision="microseconds"))
                 plan, carried = _carry(log, con, clients, plan, run_id)
                 to_call = repo.prepare_calls(con, partition, plan.calls_exactly)
                 log.event("ratings_plan", mode=mode, to_call=to_call, carried_forward=carried, kept=kept,
@@ -146,9 +153,9 @@ def esg_ratings(
             check, restored = _check(con, plan, run_id)
             called, carried = called - restored, carried + len(check.unverified)
             log.event("carry_check", **check.to_json())
-            repo.mark_completed(con, partition, utc_now_text())
+            repo.mark_completed(con, partition, utc_text(precision="microseconds"))
         repo.finish_run(
-            con, partition, run_id, ended_at=utc_now_text(), accounts_called=called,
+            con, partition, run_id, ended_at=utc_text(precision="microseconds"), accounts_called=called,
             carried_forward=carried, requests=counts.requests, retries=counts.retries,
             rate_limited=counts.rate_limited, token_refreshes=counts.token_refreshes, feed_status=feed_status,
         )

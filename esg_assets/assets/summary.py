@@ -8,9 +8,11 @@ import dagster as dg
 import duckdb
 
 from esg_assets import catalog
-from esg_assets.assets.common import run_start, settings_or_fail, storage_failure
+from esg_assets.assets.failures import storage_failure
+from esg_assets.assets.start import run_start, settings_or_fail
 from esg_assets.assets.files import ratings_csv
-from esg_assets.domain.summary import build_summary, summary_json, summary_markdown
+from esg_assets.clock import utc_text
+from esg_assets.domain.summary import Summary, build_summary, summary_markdown
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step, write_metrics
 from esg_assets.outputs.day_files import Written, store_file
@@ -43,31 +45,30 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
             written = _write_files(con, files, partition, context.run_id, summary, report)
         stored = written[0].stored
         metrics = write_metrics(settings.storage.log_dir.parent / "metrics", summary)
-        c = summary["status_counts"]
-        log.event("summary_written", files=[w.stored.logical_name for w in written], total_accounts=summary["total_accounts"],
-                  statuses=c, success_rate=summary["success_rate"], call_failure_rate=summary["call_failure_rate"],
-                  accounts_called=summary["accounts_called"], carried_forward=summary["carried_forward"],
-                  api=summary["api"], metrics_file=str(metrics))
-        log.event("job_end", duration_seconds=summary["duration_seconds"], total_accounts=summary["total_accounts"])
+        log.event("summary_written", files=[w.stored.logical_name for w in written], total_accounts=summary.total_accounts,
+                  statuses=dict(summary.status_counts), success_rate=summary.success_rate, call_failure_rate=summary.call_failure_rate,
+                  accounts_called=summary.accounts_called, carried_forward=summary.carried_forward,
+                  api=summary.api.to_json(), metrics_file=str(metrics))
+        log.event("job_end", duration_seconds=summary.duration_seconds, total_accounts=summary.total_accounts)
     metadata = _metadata(summary, stored.logical_name)
     for w in written:
         metadata.update(catalog.file_metadata(w.kind, w.stored))
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _write_files(con: duckdb.DuckDBPyConnection, files: Store, partition: str, run_id: str, summary: dict, report: bytes) -> list[Written]:
+def _write_files(con: duckdb.DuckDBPyConnection, files: Store, partition: str, run_id: str, summary: Summary, report: bytes) -> list[Written]:
     """The summary and the report, then the manifest: last, once every file of the day is written."""
-    written = [store_file(con, files, partition, "summary", [summary_json(summary)], run_id),
+    written = [store_file(con, files, partition, "summary", [summary.to_json()], run_id),
                store_file(con, files, partition, "report", [report], run_id)]
     try:
-        document = manifest_bytes(partition, run_id, summary["generated_at"], partition_files(con, partition))
+        document = manifest_bytes(partition, run_id, summary.generated_at, partition_files(con, partition))
     except ValueError as err:
         raise dg.Failure(description=str(err)) from None
     return [*written, store_file(con, files, partition, "manifest", [document], run_id)]
 
 
 def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage: StorageSettings, partition: str,
-               started: datetime, now: datetime) -> tuple[dict, bytes]:
+               started: datetime, now: datetime) -> tuple[Summary, bytes]:
     """The summary (and its job-history row) and the HTML report with its 30-day trends."""
     with state.connect(storage) as con:
         if not q.ratings_completed(con, partition):
@@ -78,7 +79,7 @@ def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage:
         api = q.latest_run(con, partition) or {}
         summary = build_summary(
             partition=partition,
-            generated_at=now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            generated_at=utc_text(now),
             total_accounts=figures.total_accounts,
             status_counts=figures.status_counts,
             accounts_called=figures.accounts_called,
@@ -88,7 +89,7 @@ def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage:
             failed_accounts=day.failed_accounts,
             api={k: api.get(k) or 0 for k in ("requests", "retries", "rate_limited", "token_refreshes")},
             duration_seconds=(now - started).total_seconds(),
-            carry_check=carry_repo.carry_check(con, partition).to_json(),
+            carry_check=carry_repo.carry_check(con, partition),
         )
         record_history(con, summary, run_id=context.run_id, started_at=started, ended_at=now)
         # After the history row, so today's run is the last point of the trends.
@@ -96,24 +97,24 @@ def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage:
     return summary, report
 
 
-def _metadata(summary: dict, summary_file: str) -> dict[str, Any]:
+def _metadata(summary: Summary, summary_file: str) -> dict[str, Any]:
     """The figures in the UI: Markdown for people, numbers the UI plots across partitions."""
-    c = summary["status_counts"]
+    c = summary.status_counts
     metadata: dict[str, Any] = {
         "summary": dg.MetadataValue.md(summary_markdown(summary)),
         "summary_file": summary_file,
-        "total_accounts": dg.MetadataValue.int(summary["total_accounts"]),
+        "total_accounts": dg.MetadataValue.int(summary.total_accounts),
         "successful": dg.MetadataValue.int(c["Successful"]),
         "partial": dg.MetadataValue.int(c["Partial"]),
         "failed": dg.MetadataValue.int(c["Failed"]),
-        "success_rate": dg.MetadataValue.float(float(summary["success_rate"])),
-        "call_failure_rate": dg.MetadataValue.float(float(summary["call_failure_rate"])),
-        "accounts_called": dg.MetadataValue.int(summary["accounts_called"]),
-        "carried_forward": dg.MetadataValue.int(summary["carried_forward"]),
-        "api_requests": dg.MetadataValue.int(summary["api"]["requests"]),
-        "duration_seconds": dg.MetadataValue.float(summary["duration_seconds"]),
+        "success_rate": dg.MetadataValue.float(float(summary.success_rate)),
+        "call_failure_rate": dg.MetadataValue.float(float(summary.call_failure_rate)),
+        "accounts_called": dg.MetadataValue.int(summary.accounts_called),
+        "carried_forward": dg.MetadataValue.int(summary.carried_forward),
+        "api_requests": dg.MetadataValue.int(summary.api.requests),
+        "duration_seconds": dg.MetadataValue.float(summary.duration_seconds),
     }
-    for key, value in summary["average_scores"].items():
+    for key, value in summary.average_scores.items():
         if value is not None:
             metadata[f"avg_{key}"] = dg.MetadataValue.float(float(value))
     return metadata

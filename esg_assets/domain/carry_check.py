@@ -1,4 +1,4 @@
-"""The carry-forward check (output-and-behaviour.md §5b): what each sampled call proved.
+"""The carry-forward check (docs/spec.md#carry-forward-check): what each sampled call proved.
 
 The sample itself is rule 6 of the day's plan (`domain.plan.choose_sample`); this module
 judges the answers. Plain Python: the state layer hands over each sampled account's row of P

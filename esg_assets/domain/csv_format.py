@@ -2,7 +2,7 @@
 
 Written by the standard library's `csv` module (C), which quotes a field exactly when it holds
 the delimiter, the quote character or a character of the line terminator (so comma, `"`, CR, LF)
-and doubles inner quotes: the contract's rule (§1), about four times faster than doing it in
+and doubles inner quotes: the rule of docs/spec.md#ratings-csv, about four times faster than doing it in
 Python. Its one deviation: a row made of a single empty field is written `""` (so a reader sees
 a row, not a blank line), which the contract's "quoted only then" forbids; the files here have
 six or ten columns, so one-column files are refused rather than written wrong.

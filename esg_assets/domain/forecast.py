@@ -1,4 +1,4 @@
-"""The window forecast (output-and-behaviour.md §8, `window_at_risk`): from the calls done
+"""The window forecast (docs/spec.md#alerts, `window_at_risk`): from the calls done
 and left and the rate measured so far, when will `esg_ratings` finish, and does that pass the
 end of the run's 4-hour window? Plain Python: the asset reports it, the sensor judges it."""
 

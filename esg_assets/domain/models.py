@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+
+# An Account ID as the AMS schema allows it (upstream-apis.yaml): checked on every AMS record and
+# on every ID given to `esg-ratings rerun`, so an ID the job accepts is one it can call.
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class Status(StrEnum):
@@ -17,7 +22,7 @@ class Status(StrEnum):
 
 
 class ErrorKind(StrEnum):
-    """`Error Kind` column of the error file (output-and-behaviour.md §2)."""
+    """`Error Kind` column of the error file (docs/spec.md#error-csv)."""
 
     TIMEOUT = "timeout"
     CONNECTION = "connection"

@@ -16,9 +16,8 @@ from decimal import Decimal
 from typing import Any
 
 from esg_assets.domain.analysis import InvalidAnalysis, load_json_exact
-from esg_assets.domain.models import Account
+from esg_assets.domain.models import ACCOUNT_ID, Account
 
-ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # RFC 3339 date-time with an offset (Z or +hh:mm); fromisoformat then checks the calendar.
 _RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})")
 # A token lifetime beyond this (over a year) is not a lifetime but a malformed answer.

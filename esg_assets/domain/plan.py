@@ -1,5 +1,6 @@
 """The day's plan for `esg_ratings`: the one home of change detection (docs/data-flow.md,
-"Change detection"; output-and-behaviour.md §5, §5b, §6, §7).
+"Change detection"; docs/spec.md: #change-detection, #carry-forward-check, #resume,
+#targeted-rerun).
 
 Plain Python, no Dagster and no database: the state layer supplies the facts (is the partition
 already started, which day is P, when did P start fetching) and executes the plan. For a
@@ -22,7 +23,7 @@ from esg_assets.domain.models import Status
 
 
 class Mode(str, Enum):
-    """How a run of partition D starts (§6, §7)."""
+    """How a run of partition D starts (docs/spec.md#resume, #targeted-rerun)."""
 
     FRESH = "fresh"  # no attempt yet, or the last attempt completed: start over
     RESUME = "resume"  # the last attempt died: keep its final results, call the rest
@@ -32,8 +33,8 @@ class Mode(str, Enum):
 def decide_mode(started: bool, completed: bool, account_ids: Sequence[str]) -> Mode:
     """`started`: D has a ratings attempt on record; `completed`: that attempt finished.
 
-    A run of a partition whose previous attempt completed is fresh, not a resume (§6), unless
-    it names accounts (a targeted rerun, §7)."""
+    A run of a partition whose previous attempt completed is fresh, not a resume, unless
+    it names accounts (a targeted rerun)."""
     if account_ids and completed:
         return Mode.RERUN
     if started and not completed:
@@ -41,7 +42,7 @@ def decide_mode(started: bool, completed: bool, account_ids: Sequence[str]) -> M
     return Mode.FRESH
 
 
-# --- the six conditions of §5, one predicate each --------------------------------------------
+# --- the six conditions of docs/spec.md#change-detection, one predicate each -----------------
 
 
 def successful_in_previous(previous_status: str | None) -> bool:
@@ -78,7 +79,7 @@ def not_forced(account_id: str, full_refresh: bool, forced: Sequence[str]) -> bo
 
 
 def sample_key(day: str, account_id: str) -> str:
-    """Rule 6's order: lower-case hex sha256 of the UTF-8 text "<D>:<account_id>" (§5b)."""
+    """Rule 6's order: lower-case hex sha256 of the UTF-8 text "<D>:<account_id>" (docs/spec.md#carry-forward-check)."""
     return hashlib.sha256(f"{day}:{account_id}".encode()).hexdigest()
 
 

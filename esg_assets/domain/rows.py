@@ -1,4 +1,4 @@
-"""From stored results to the fields of the output files (output-and-behaviour.md §1-2)."""
+"""From stored results to the fields of the output files (docs/spec.md#ratings-csv, #error-csv)."""
 
 from __future__ import annotations
 

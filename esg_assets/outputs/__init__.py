@@ -1,1 +1,2 @@
-"""The day's files beyond the CSVs: the Parquet file, the workbook and the manifest (§3c-§3e)."""
+"""The day's files beyond the CSVs: the Parquet file, the workbook and the manifest
+(docs/spec.md: #parquet, #workbook, #manifest)."""

@@ -1,4 +1,4 @@
-"""`FirmESGManifest_YYYYMMDD.json` (output-and-behaviour.md §3d): the day's set is complete.
+"""`FirmESGManifest_YYYYMMDD.json` (docs/spec.md#manifest): the day's set is complete.
 
 The manifest is written last, by `daily_summary`, from the entries each step recorded when it
 wrote its files (`state.files_repo`). `ratings_csv` removes the day's manifest before it rewrites

@@ -1,4 +1,4 @@
-"""`FirmESGRatings_YYYYMMDD.parquet` (output-and-behaviour.md §3c), written by DuckDB natively and
+"""`FirmESGRatings_YYYYMMDD.parquet` (docs/spec.md#parquet), written by DuckDB natively and
 streamed into the encrypting store without any plain byte touching the disk.
 
 How: the ratings CSV itself (the fields of `domain.rows.rating_fields` in the CSV dialect of

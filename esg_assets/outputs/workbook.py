@@ -1,4 +1,4 @@
-"""`FirmESGRatings_YYYYMMDD.xlsx`, the business users' copy (output-and-behaviour.md §3e).
+"""`FirmESGRatings_YYYYMMDD.xlsx`, the business users' copy (docs/spec.md#workbook).
 
 xlsxwriter writes the workbook in its streaming mode (each finished row's XML is handed on at
 once), but nothing it makes touches the disk: its streaming mode would keep the rows in a

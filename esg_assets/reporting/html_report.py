@@ -1,4 +1,4 @@
-"""The daily HTML report `FirmESGReport_YYYYMMDD.html` (output-and-behaviour.md §3b).
+"""The daily HTML report `FirmESGReport_YYYYMMDD.html` (docs/spec.md#report).
 
 One self-contained page for compliance officers and administrators: CSS in a `<style>` element,
 charts as inline SVG, no script, style, font or image fetched from anywhere. Every figure shown in
@@ -16,6 +16,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from esg_assets.domain.summary import Summary
+from esg_assets.names import threshold_exceeded
 from esg_assets.reporting import sections
 from esg_assets.reporting.fmt import figure, generated_text, long_date, pct, score
 from esg_assets.reporting.style import CSS
@@ -23,7 +25,6 @@ from esg_assets.reporting.svg import esc, fmt_count
 from esg_assets.storage.names import logical_name
 
 TREND_DAYS = 30
-FAILURE_THRESHOLD = Decimal("0.05")  # the 5 % rule (output-and-behaviour.md §4)
 
 
 def _json_default(value: object) -> object:
@@ -50,13 +51,13 @@ def _tile(label: str, body: str, sub: str = "", accent: str = "#5b6470", extra_c
     )
 
 
-def headline(summary: dict[str, Any]) -> str:
+def headline(summary: Summary) -> str:
     """The key figures as tiles: counts, rates and average scores."""
-    c = summary["status_counts"]
-    total = summary["total_accounts"]
-    called = summary["accounts_called"]
-    rate = summary["call_failure_rate"]
-    above = rate is not None and Decimal(str(rate)) > FAILURE_THRESHOLD
+    c = summary.status_counts
+    total = summary.total_accounts
+    called = summary.accounts_called
+    rate = summary.call_failure_rate
+    above = rate is not None and threshold_exceeded(Decimal(str(rate)))
     limit_note = (
         '<span class="badge bad">above the 5&nbsp;% limit: alert sent</span>'
         if above
@@ -69,22 +70,22 @@ def headline(summary: dict[str, Any]) -> str:
     tiles = [
         _tile("Total accounts", figure("total_accounts", total, fmt_count(total)),
               f"{figure('accounts_called', called, fmt_count(called), 'inline')} called · "
-              f"{figure('carried_forward', summary['carried_forward'], fmt_count(summary['carried_forward']), 'inline')} carried forward"),
+              f"{figure('carried_forward', summary.carried_forward, fmt_count(summary.carried_forward), 'inline')} carried forward"),
         _tile("Successful", figure("status_counts.Successful", c["Successful"], fmt_count(c["Successful"])),
               share(c["Successful"]), sections.STATUS_COLOURS["Successful"]),
         _tile("Partial", figure("status_counts.Partial", c["Partial"], fmt_count(c["Partial"])),
               share(c["Partial"]), sections.STATUS_COLOURS["Partial"]),
         _tile("Failed", figure("status_counts.Failed", c["Failed"], fmt_count(c["Failed"])),
               share(c["Failed"]), sections.STATUS_COLOURS["Failed"]),
-        _tile("Success rate", figure("success_rate", summary["success_rate"], pct(summary["success_rate"])),
+        _tile("Success rate", figure("success_rate", summary.success_rate, pct(summary.success_rate)),
               "Successful ÷ total accounts"),
         _tile("Call failure rate", figure("call_failure_rate", rate, pct(rate)),
               f"Failed ÷ accounts called<br>{limit_note}", "#c62828" if above else "#5b6470",
               "alert" if above else ""),
     ]
     averages = [
-        _tile(f"Average {label}", figure(f"average_scores.{key}", summary["average_scores"][key],
-                                         score(summary["average_scores"][key])),
+        _tile(f"Average {label}", figure(f"average_scores.{key}", summary.average_scores[key],
+                                         score(summary.average_scores[key])),
               "mean of the scores present (0–100)", sections.SCORE_COLOURS[key])
         for key, label in sections.SCORE_LABELS.items()
     ]
@@ -95,12 +96,12 @@ def headline(summary: dict[str, Any]) -> str:
 
 
 def render_report(
-    summary: dict[str, Any], score_histograms: dict[str, list[int]], history: Sequence[dict[str, Any]]
+    summary: Summary, score_histograms: dict[str, list[int]], history: Sequence[dict[str, Any]]
 ) -> bytes:
-    """The report page as UTF-8 bytes. `summary` is `build_summary`'s dict (or the summary
-    JSON read back), `score_histograms` comes from `state.trends.score_histograms` and
+    """The report page as UTF-8 bytes. `summary` is `build_summary`'s record (or the summary
+    file read back with `Summary.from_json`), `score_histograms` comes from `state.trends.score_histograms` and
     `history` from `state.trends.history` (ascending, one row per partition)."""
-    partition = str(summary["partition"])
+    partition = str(summary.partition)
     try:
         day = date.fromisoformat(partition)
         title_date, file_name = long_date(day), logical_name(partition, "report")
@@ -112,14 +113,14 @@ def render_report(
         '<header><div class="kicker">Firm-wide ESG ratings · daily report · confidential</div>'
         f"<h1>{esc(title)}</h1>"
         f'<p class="meta">Partition {figure("partition", partition, partition, "inline")} · generated '
-        f'{figure("generated_at", summary["generated_at"], generated_text(summary["generated_at"]), "inline")}'
+        f'{figure("generated_at", summary.generated_at, generated_text(summary.generated_at), "inline")}'
         f" · {esc(file_name)}</p></header>",
         headline(summary),
         sections.carry_check(summary),
         sections.day_charts(summary),
         sections.distributions(score_histograms),
         sections.trends(history, first_day, day or date.today()),
-        sections.failed_list(summary["failed_accounts"], partition),
+        sections.failed_list(summary.failed_accounts, partition),
         '<footer><p>Produced by the ESG ratings job. The same figures are in '
         f"{esc(file_name.replace('FirmESGReport', 'FirmESGSummary').replace('.html', '.json'))}; "
         "every rating is in the ratings CSV of the same date, every failure and its reason in the error CSV. "
@@ -133,7 +134,7 @@ def render_report(
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'; img-src data:">',
         f"<title>{esc(title)}</title>",
         f"<style>{CSS}</style>",
-        json_script("esg-summary", summary),
+        json_script("esg-summary", summary.to_dict()),
         json_script("esg-report-data", {"score_histograms": score_histograms, "history": list(history)}),
         "</head><body><main>",
         *body,

@@ -9,7 +9,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from esg_assets.domain.carry_check import CarryCheck
+from esg_assets.domain.summary import Summary
+from esg_assets.names import MAX_CALL_FAILURE_RATE
 from esg_assets.reporting.fmt import duration, figure, pct, score
 from esg_assets.reporting.svg import Series, bar_chart, esc, fmt_compact, fmt_count, histogram, line_chart
 
@@ -39,17 +40,17 @@ def _card(title: str, *parts: str, css_class: str = "card") -> str:
     return f'<div class="{css_class}"><h3>{esc(title)}</h3>{"".join(parts)}</div>'
 
 
-def day_charts(summary: dict[str, Any]) -> str:
+def day_charts(summary: Summary) -> str:
     """Status breakdown, primary focus, and the ESG API calls of the day."""
-    total = int(summary["total_accounts"])
-    counts = summary["status_counts"]
+    total = int(summary.total_accounts)
+    counts = summary.status_counts
     status = bar_chart(
         [(s, counts[s], STATUS_COLOURS[s]) for s in STATUS_COLOURS],
         title=f"Processing status of {fmt_count(total)} accounts",
         value_label=lambda v: f"{fmt_count(v)} ({_share(int(v), total)})",
     )
     status_rows = [[esc(s), esc(fmt_count(counts[s])), esc(_share(counts[s], total))] for s in STATUS_COLOURS]
-    focus = summary["primary_focus_distribution"]
+    focus = summary.primary_focus_distribution
     with_focus = sum(int(focus[p]) for p in FOCUS_COLOURS)
     focus_chart = bar_chart(
         [(p, focus[p], FOCUS_COLOURS[p]) for p in FOCUS_COLOURS],
@@ -60,19 +61,19 @@ def day_charts(summary: dict[str, Any]) -> str:
         [esc(p), figure(f"primary_focus_distribution.{p}", focus[p], fmt_count(focus[p]), "inline"), esc(_share(focus[p], with_focus))]
         for p in FOCUS_COLOURS
     ]
-    called, carried = int(summary["accounts_called"]), int(summary["carried_forward"])
+    called, carried = int(summary.accounts_called), int(summary.carried_forward)
     calls = bar_chart(
         [("Called the API", called, CALLED_COLOUR), ("Carried forward", carried, CARRIED_COLOUR)],
         title="Accounts called versus carried forward",
         value_label=lambda v: f"{fmt_count(v)} ({_share(int(v), total)})",
     )
-    api = summary["api"]
+    api = summary.api
     api_rows = [
-        [esc("Requests to the ESG API"), figure("api.requests", api["requests"], fmt_count(api["requests"]), "inline")],
-        [esc("Retries"), figure("api.retries", api["retries"], fmt_count(api["retries"]), "inline")],
-        [esc("Rate-limited answers (429)"), figure("api.rate_limited", api["rate_limited"], fmt_count(api["rate_limited"]), "inline")],
-        [esc("Token refreshes"), figure("api.token_refreshes", api["token_refreshes"], fmt_count(api["token_refreshes"]), "inline")],
-        [esc("Run duration"), figure("duration_seconds", summary["duration_seconds"], duration(summary["duration_seconds"]), "inline")],
+        [esc("Requests to the ESG API"), figure("api.requests", api.requests, fmt_count(api.requests), "inline")],
+        [esc("Retries"), figure("api.retries", api.retries, fmt_count(api.retries), "inline")],
+        [esc("Rate-limited answers (429)"), figure("api.rate_limited", api.rate_limited, fmt_count(api.rate_limited), "inline")],
+        [esc("Token refreshes"), figure("api.token_refreshes", api.token_refreshes, fmt_count(api.token_refreshes), "inline")],
+        [esc("Run duration"), figure("duration_seconds", summary.duration_seconds, duration(summary.duration_seconds), "inline")],
     ]
     return (
         '<section aria-labelledby="h-day"><h2 id="h-day">The day at a glance</h2><div class="cards">'
@@ -131,7 +132,7 @@ def trends(history: Sequence[dict[str, Any]], first_day: date, last_day: date) -
         chart("Average scores", scores, lambda v: f"{v:g}", lambda v: f"{v:.2f}"),
         chart("Success rate", [series("success_rate", "Success rate", STATUS_COLOURS["Successful"])], _pct_tick, _pct_tick, y_max=1.0),
         chart("Call failure rate", [series("call_failure_rate", "Call failure rate", STATUS_COLOURS["Failed"])], _pct_tick, _pct_tick,
-              y_min=0.0, threshold=(0.05, "5 % alert threshold")),
+              y_min=0.0, threshold=(float(MAX_CALL_FAILURE_RATE), "5 % alert threshold")),
         chart("Run duration (minutes)", [series("duration_seconds", "Duration", "#5d4037", scale=60.0)],
               fmt_compact, lambda v: duration(v * 60), y_min=0.0),
         chart("Requests to the ESG API", [series("requests", "Requests", CALLED_COLOUR)], fmt_compact, fmt_count, y_min=0.0),
@@ -164,14 +165,11 @@ def trends(history: Sequence[dict[str, Any]], first_day: date, last_day: date) -
     return head + note + f'<div class="cards three">{"".join(charts)}</div>{table}</section>'
 
 
-def carry_check(summary: dict[str, Any]) -> str:
-    """The day's carry-forward check in one sentence (output-and-behaviour.md §5b)."""
-    check = summary.get("carry_check") or {}
-    sentence = CarryCheck(
-        sampled=int(check.get("sampled", 0)), matched=int(check.get("matched", 0)),
-        differed=tuple(check.get("differed") or ()), unverified=tuple(check.get("unverified") or ()),
-    ).sentence()
-    css = "note bad" if check.get("differed") else "note"
+def carry_check(summary: Summary) -> str:
+    """The day's carry-forward check in one sentence (docs/spec.md#carry-forward-check)."""
+    check = summary.carry_check
+    sentence = check.sentence()
+    css = "note bad" if check.differed else "note"
     return ('<section aria-labelledby="h-check"><h2 id="h-check">Carry-forward check</h2>'
             f'<p class="{css}" data-figure="carry_check">{esc(sentence)}</p></section>')
 

@@ -9,7 +9,7 @@ from esg_assets.domain.models import Account, AttemptFailure, ErrorKind
 from esg_assets.domain.pages import InvalidPage, InvalidRecord, parse_ams_page
 from esg_assets.resources.auth import BearerGetter
 from esg_assets.resources.http import join_url
-from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
+from esg_assets.resources.retry import classify_status, parse_retry_after, retrying_from
 from esg_assets.settings import UpstreamSettings
 
 PAGE_LIMIT = 1000
@@ -41,8 +41,7 @@ class AmsClient:
             if cursor is not None:
                 params["cursor"] = cursor
             try:
-                outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep,
-                                   s.retry_after_max_seconds)(lambda: self._page(url, params, page))
+                outcome = retrying_from(s, self._sleep)(lambda: self._page(url, params, page))
             except InvalidRecord as err:
                 raise AmsListIncomplete(f"the AMS account list is unusable: {err}") from None
             if isinstance(outcome, AttemptFailure):

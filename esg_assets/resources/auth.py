@@ -2,7 +2,7 @@
 and the bearer-authenticated GET that re-sends after a 401 (at most three times).
 
 "Of the process" (upstream-apis.yaml): the four assets of a run are steps of one process
-(in-process executor), and each step opens its own `Upstream`; the token outlives them in
+(in-process executor), and each step opens its own `UpstreamClients`; the token outlives them in
 `shared_token_provider`, so `esg_ratings` reuses the token `active_accounts` fetched.
 """
 
@@ -11,7 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import TypeVar
 
 import requests
 
@@ -20,8 +21,10 @@ from esg_assets.domain.pages import InvalidPage, parse_token
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import failure_from_exception, make_session, send_get, send_post_form
 from esg_assets.resources.rate_limiter import RateLimiter
-from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying
+from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying_from
 from esg_assets.settings import UpstreamSettings
+
+T = TypeVar("T")
 
 _EARLY_REFRESH_SECONDS = 60
 _SHORT_LIFETIME_SECONDS = 120
@@ -66,26 +69,24 @@ class TokenProvider:
         self._listeners: list[ApiCounters] = []
 
     @contextmanager
-    def counting(self, counters: ApiCounters) -> Iterator[None]:
-        """Count token refreshes into `counters` while the block runs."""
+    def _registered(self, items: list[T], item: T) -> Iterator[None]:
+        """`item` is in `items` (under the lock) while the block runs, and out again after it,
+        however it ends: the provider outlives the steps that lend it their counters and stops."""
         with self._lock:
-            self._listeners.append(counters)
+            items.append(item)
         try:
             yield
         finally:
             with self._lock:
-                self._listeners.remove(counters)
+                items.remove(item)
 
-    @contextmanager
-    def stopping(self, stop: threading.Event) -> Iterator[None]:
-        """While the block runs, `stop` (the step's Upstream.stop) ends every token wait."""
-        with self._lock:
-            self._stops.append(stop)
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._stops.remove(stop)
+    def counting(self, counters: ApiCounters) -> AbstractContextManager[None]:
+        """Count token refreshes into `counters` while the block runs."""
+        return self._registered(self._listeners, counters)
+
+    def stopping(self, stop: threading.Event) -> AbstractContextManager[None]:
+        """While the block runs, `stop` (the step's UpstreamClients.stop) ends every token wait."""
+        return self._registered(self._stops, stop)
 
     def _check_stopped(self) -> None:
         if any(stop.is_set() for stop in self._stops):
@@ -125,12 +126,10 @@ class TokenProvider:
             return self._token
 
     def _fetch_locked(self) -> None:
-        s = self._settings
         self._check_stopped()
         self._fetching = True
         try:
-            outcome = retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._wait_unlocked,
-                               s.retry_after_max_seconds)(self._attempt)
+            outcome = retrying_from(self._settings, self._wait_unlocked)(self._attempt)
         finally:
             self._fetching = False
             self._cond.notify_all()

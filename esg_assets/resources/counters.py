@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class ApiCounts:
-    requests: int = 0
-    retries: int = 0
-    rate_limited: int = 0
-    token_refreshes: int = 0
+from esg_assets.domain.summary import ApiCounts
 
 
 class ApiCounters:

@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 import requests
 
+from esg_assets.clock import utc_text
 from esg_assets.domain.analysis import InvalidAnalysis, parse_analysis
 from esg_assets.domain.models import AccountResult, AttemptFailure, ErrorKind, EsgAnalysis
 from esg_assets.domain.outcome import result_from
@@ -17,7 +18,7 @@ from esg_assets.domain.pages import InvalidPage, parse_feed_page
 from esg_assets.resources.auth import BearerGetter
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import join_url
-from esg_assets.resources.retry import classify_status, parse_retry_after, retrying
+from esg_assets.resources.retry import classify_status, parse_retry_after, retrying_from
 from esg_assets.settings import UpstreamSettings
 
 log = logging.getLogger(__name__)
@@ -51,15 +52,14 @@ class EsgApiClient:
         self._sleep = sleep
 
     def _retrying(self):  # noqa: ANN202 - tenacity's type
-        s = self._settings
-        return retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, self._sleep, s.retry_after_max_seconds)
+        return retrying_from(self._settings, self._sleep)
 
     def fetch_analysis(self, account_id: str) -> AccountResult:
         """The account's latest analysis after at most ESG_API_MAX_ATTEMPTS attempts."""
         url = join_url(self._settings.api_base_url, f"/v1/accounts/{quote(account_id, safe='')}/esg-analysis")
         # Attempts (at most ESG_API_MAX_ATTEMPTS, tenacity counts them) differ from requests
         # made: a 401 re-send is a request but not an attempt. The error file's Attempts and
-        # the summary's retries count requests (output-and-behaviour.md §2, §3).
+        # the summary's retries count requests (docs/spec.md#error-csv, #summary-json).
         sent = 0
         last_at = _utc_now()
 
@@ -92,7 +92,7 @@ class EsgApiClient:
         cannot be fetched after retries: the caller must then call every account.
         """
         url = join_url(self._settings.api_base_url, "/v1/esg-analysis/changes")
-        since_text = since.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        since_text = utc_text(since, "microseconds")
         cursor: str | None = None
         seen_cursors: set[str] = set()
         while True:

@@ -217,8 +217,8 @@ def _within_deadline(timeout: float, send: Callable[[], requests.Response]) -> r
 
 
 class TlsVerificationError(RuntimeError):
-    """An upstream's certificate could not be verified: a critical error of the run (contract
-    1.1 §9), never a Failed row per account, since every call to that host would fail alike and
+    """An upstream's certificate could not be verified: a critical error of the run
+    (docs/spec.md#storage), never a Failed row per account, since every call to that host would fail alike and
     retrying cannot help (the operator must fix the CA bundle or the server)."""
 
 

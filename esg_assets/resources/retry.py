@@ -1,7 +1,7 @@
 """The retry policy of every upstream call, in one place (upstream-apis.yaml x-client-behaviour).
 
 What is retryable, how long to wait, and how many attempts: the ESG API, the AMS pages and the
-token endpoint all use `retrying()`.
+token endpoint all use `retrying()`, built from the settings by `retrying_from()`.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from email.utils import parsedate_to_datetime
 import tenacity
 
 from esg_assets.domain.models import AttemptFailure, ErrorKind
+from esg_assets.settings import UpstreamSettings
 
 # Answers that stop at once (401 is handled by the token rule, not here).
 _NOT_RETRYABLE_5XX = frozenset({501, 505})
@@ -136,3 +137,11 @@ def retrying(
         sleep=sleep,
         reraise=True,
     )
+
+
+def retrying_from(settings: UpstreamSettings, sleep: Callable[[float], None] = time.sleep) -> tenacity.Retrying:
+    """`retrying()` with ESG_API_MAX_ATTEMPTS, the backoff base and cap and the Retry-After
+    ceiling of the settings: every client gets its controller here, so a new retry setting is
+    passed in one place."""
+    s = settings
+    return retrying(s.max_attempts, s.backoff_base_seconds, s.backoff_max_seconds, sleep, s.retry_after_max_seconds)

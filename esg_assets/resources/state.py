@@ -11,14 +11,12 @@ from dagster_aws.s3 import S3Resource
 
 from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.state.db import connect
-from esg_assets.storage.store import Store, open_store
+from esg_assets.storage.factory import open_store
+from esg_assets.storage.store import Store
 
 
 class StateResource(dg.ConfigurableResource):
     """The encrypted state database at ESG_STATE_DB (results per partition, runs, history)."""
-
-    def load_settings(self) -> StorageSettings:
-        return load_storage()
 
     @contextmanager
     def connect(self, settings: StorageSettings | None = None) -> Iterator[duckdb.DuckDBPyConnection]:

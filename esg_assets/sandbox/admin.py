@@ -8,15 +8,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from esg_assets.sandbox import generate as gen
 from esg_assets.sandbox.behaviour import analysis_body
 from esg_assets.sandbox.httpproto import Request, Response
-
-if TYPE_CHECKING:
-    from esg_assets.sandbox.server import Sandbox
+from esg_assets.sandbox.state import Sandbox
 
 
 def _json(value: Any, status: int = 200) -> Response:

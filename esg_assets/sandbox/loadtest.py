@@ -22,10 +22,10 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-# Runs `esg_assets.sandbox.cli` without executing esg_assets/__init__.py (the Dagster definitions).
+# Runs `esg_assets.cli.sandbox` without executing esg_assets/__init__.py (the Dagster definitions).
 _BOOTSTRAP = (
     "import sys, types; pkg = types.ModuleType('esg_assets'); pkg.__path__ = [sys.argv.pop(1)]; "
-    "sys.modules['esg_assets'] = pkg; from esg_assets.sandbox.cli import main; "
+    "sys.modules['esg_assets'] = pkg; from esg_assets.cli.sandbox import main; "
     "sys.exit(main(sys.argv[1:]))"
 )
 PACKAGE_DIR = Path(__file__).resolve().parent.parent

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from array import array
 from collections import Counter, deque
-from datetime import UTC, datetime
 from typing import IO, Any
 
+from esg_assets.clock import utc_text
 from esg_assets.sandbox import generate as gen
 
 KINDS = ("token", "ams", "analysis", "changes", "unknown")
@@ -37,7 +37,7 @@ class Ctx:
 
 
 def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_text(t, "microseconds")
 
 
 class RequestLog:

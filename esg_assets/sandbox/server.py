@@ -1,6 +1,6 @@
 """The sandbox HTTP server: routing, rate limiter, delays and the request log around the handlers.
 
-Run it with `esg-ratings sandbox serve` (or `python -m esg_assets.sandbox.server`, same options).
+Run it with `esg-ratings sandbox serve` (or `python -m esg_assets.cli.sandbox serve`, same options).
 It prints one line `sandbox listening on http://HOST:PORT` (`https://` with `--tls-cert` and
 `--tls-key`) once it accepts connections, runs until SIGTERM/SIGINT and then exits 0 after
 flushing the request log.
@@ -13,53 +13,43 @@ import os
 import re
 import signal
 import ssl
-import sys
 import time
 from collections.abc import Awaitable
 from pathlib import Path
-from typing import IO
 
-from esg_assets.sandbox import admin, upstream
-from esg_assets.sandbox.behaviour import Behaviours, Reply, error_reply
+from esg_assets.sandbox import admin, endpoints
+from esg_assets.sandbox.behaviour import Reply, error_reply
 from esg_assets.sandbox.httpproto import HttpProtocol, Request, Response
-from esg_assets.sandbox.options import Options, chicago_today
-from esg_assets.sandbox.reqlog import DROPPED, RESET, Ctx, RequestLog
-from esg_assets.sandbox.tokens import TokenStore
-from esg_assets.sandbox.world import World
+from esg_assets.sandbox.options import Options
+from esg_assets.sandbox.reqlog import DROPPED, RESET, Ctx
+from esg_assets.sandbox.state import Sandbox
 
 _SLASHES = re.compile("/{2,}")
 _UNLIMITED = 1_000_000  # X-RateLimit-Limit advertised when no limit is configured
 
 
-class Sandbox:
-    """All state of one sandbox, and the request handler the protocol calls."""
+class Router:
+    """The request handler the protocol calls: routes a request to the admin API or to an
+    upstream endpoint, and applies the rate limiter, delays and the request log around it."""
 
-    def __init__(self, opts: Options, log_file: IO[str] | None = None) -> None:
-        self.opts = opts
-        self.world = World(opts.seed, opts.accounts, opts.today or chicago_today(), opts.analysis_age_days)
-        self.behaviours = Behaviours(opts.seed, opts.error_rate, opts.partial_rate)
-        self.tokens = TokenStore(opts.client_id, opts.client_secret, opts.token_ttl)
-        self.log = RequestLog(opts.max_log_entries, log_file)
-
-    def apply_options(self) -> None:
-        """Push runtime knobs changed through `/_sandbox/config` to the parts that hold them."""
-        self.behaviours.error_rate = self.opts.error_rate
-        self.behaviours.partial_rate = self.opts.partial_rate
-        self.tokens.ttl = self.opts.token_ttl
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+        self.log = sb.log
 
     def handle(self, req: Request) -> Response | Awaitable[Response]:
+        sb = self.sb
         path = _SLASHES.sub("/", req.path) if "//" in req.path else req.path
         if path.startswith("/_sandbox/"):
-            return admin.handle(self, req, path)
+            return admin.handle(sb, req, path)
         now = time.monotonic()
-        kind, account_id = upstream.classify(path)
-        attempt = self.behaviours.next_attempt(account_id, _index(account_id)) if account_id else None
+        kind, account_id = endpoints.classify(path)
+        attempt = sb.behaviours.next_attempt(account_id, _index(account_id)) if account_id else None
         ctx = Ctx(now, time.time(), req.method, path, req.query, kind, account_id, attempt)
         self.log.start(ctx)
         headers: list[tuple[str, str]] = []
         if ctx.esg:
             before = self.log.esg_arrival(now)
-            limit = self.opts.rate_limit
+            limit = sb.opts.rate_limit
             shown = int(limit) if limit > 0 else _UNLIMITED
             remaining = max(shown - before - 1, 0)
             headers = [("X-RateLimit-Limit", str(shown)), ("X-RateLimit-Remaining", str(remaining))]
@@ -69,14 +59,14 @@ class Sandbox:
                 return self._answer(ctx, reply, headers, 0.0)
         if kind == "analysis":
             assert account_id is not None and attempt is not None
-            reply = upstream.analysis(self, req, account_id, attempt)
-            return self._answer(ctx, reply, headers, self.opts.latency_ms / 1000.0)
+            reply = endpoints.analysis(sb, req, account_id, attempt)
+            return self._answer(ctx, reply, headers, sb.opts.latency_ms / 1000.0)
         if kind == "changes":
-            reply = upstream.changes(self, req)
+            reply = endpoints.changes(sb, req)
         elif kind == "ams":
-            reply = upstream.ams(self, req)
+            reply = endpoints.ams(sb, req)
         elif kind == "token":
-            reply = upstream.token(self, req)
+            reply = endpoints.token(sb, req)
         else:
             reply = error_reply(404, "not_found", f"no such path: {path}")
         return self._answer(ctx, reply, headers, 0.0)
@@ -135,9 +125,10 @@ async def serve(opts: Options) -> int:
     tls = tls_context(opts)
     log_file = open(opts.request_log, "a", encoding="utf-8") if opts.request_log else None  # noqa: SIM115
     sandbox = Sandbox(opts, log_file)
+    router = Router(sandbox)
     connections: set[HttpProtocol] = set()
     server = await loop.create_server(
-        lambda: HttpProtocol(sandbox.handle, connections), opts.host, opts.port, backlog=2048, ssl=tls
+        lambda: HttpProtocol(router.handle, connections), opts.host, opts.port, backlog=2048, ssl=tls
     )
     port = server.sockets[0].getsockname()[1]
     stop = asyncio.Event()
@@ -176,8 +167,3 @@ def run(opts: Options) -> int:
         return asyncio.run(serve(opts))
     return uvloop.run(serve(opts))
 
-
-if __name__ == "__main__":
-    from esg_assets.sandbox.cli import main
-
-    sys.exit(main(["serve", *sys.argv[1:]]))

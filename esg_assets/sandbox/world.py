@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from esg_assets.clock import utc_text
 from esg_assets.sandbox import generate as gen
 
 MAX_PAGE = 1000
@@ -20,8 +21,7 @@ MAX_PAGE = 1000
 
 def rfc3339(moment: datetime, fraction: bool = False) -> str:
     """UTC RFC 3339 with `Z`; microseconds when `fraction` (feed instants need sub-second order)."""
-    moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ" if fraction else "%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(moment, "microseconds" if fraction else "seconds")
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -68,9 +68,6 @@ class World:
     # --- accounts -------------------------------------------------------------------------
     def exists(self, index: int | None) -> bool:
         return index is not None and 1 <= index <= self.total
-
-    def is_active(self, index: int) -> bool:
-        return 1 <= index <= self.total and index not in self.removed
 
     def active_indices(self) -> Iterator[int]:
         removed = self.removed

@@ -7,6 +7,8 @@ operator's terminal, a CI log and the run's failure event all show configuration
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import ipaddress
 import os
@@ -25,6 +27,19 @@ _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
 
 class ConfigError(ValueError):
     """A configuration value is missing or malformed. The message is one line naming it."""
+
+
+def parse_master_key(value: str, source: str) -> bytes:
+    """The 32-byte master key from its base64 text (ESG_FILE_ENCRYPTION_KEY, a rotation's new
+    key): one parser, so the running job and `keys rotate` accept exactly the same keys.
+    ConfigError naming `source`, never the value, otherwise."""
+    try:
+        key = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ConfigError(f"{source} must be base64 of 32 random bytes (it is not valid base64)") from None
+    if len(key) != 32:
+        raise ConfigError(f"{source} must be base64 of 32 random bytes (it decodes to {len(key)})")
+    return key
 
 
 @dataclass(frozen=True)

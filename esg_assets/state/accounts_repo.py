@@ -7,6 +7,7 @@ from collections.abc import Iterable
 import duckdb
 
 from esg_assets.domain.models import Account
+from esg_assets.state.db import transaction
 
 
 def replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iterable[list[Account]]) -> tuple[int, int]:
@@ -38,8 +39,7 @@ def replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iter
         """CREATE OR REPLACE TEMP TABLE staged_keep AS
            SELECT account_id, max(seq) AS seq FROM staged_accounts GROUP BY account_id HAVING count(*) > 1"""
     )
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM accounts WHERE partition = ?", [partition])
         # Account order makes the zonemaps on account_id tight: later reads of a range of
         # accounts (a batch of results, a chunk of the CSV) skip the rest of the partition.
@@ -51,10 +51,6 @@ def replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iter
                ORDER BY s.account_id""",
             [partition],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     total = account_count(con, partition)
     con.execute("DROP TABLE staged_accounts")
     con.execute("DROP TABLE staged_keep")

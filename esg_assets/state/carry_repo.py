@@ -17,6 +17,7 @@ import duckdb
 from esg_assets.domain.carry_check import CarryCheck, Outcome, StoredRow
 from esg_assets.domain.models import Status
 from esg_assets.domain.plan import DayPlan
+from esg_assets.state.db import transaction
 
 CARRY_CHUNK = 100_000  # accounts per statement: bounds its hash joins
 _P_ROW = """p.status, p.overall, p.environmental, p.social, p.governance, p.primary_pillar,
@@ -109,8 +110,7 @@ def carry_forward(con: duckdb.DuckDBPyConnection, plan: DayPlan, run_id: str) ->
     if not plan.carry:
         return 0
     before = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [plan.partition]).fetchone()[0]
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for low, high in _ranges(con, plan.partition):
             _insert_from_previous(
                 con, plan, run_id,
@@ -122,10 +122,6 @@ def carry_forward(con: duckdb.DuckDBPyConnection, plan: DayPlan, run_id: str) ->
                                             WHERE partition = $1 AND account_id > $4 AND account_id <= $5)""",
                 [low, high, list(plan.sample)],
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     after = con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [plan.partition]).fetchone()[0]
     return int(after - before)
 
@@ -151,35 +147,25 @@ def restore_carried(con: duckdb.DuckDBPyConnection, plan: DayPlan, account_ids: 
     ids = list(account_ids)
     if not ids:
         return 0
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         replaced = con.execute(
             "SELECT count(*) FROM ratings WHERE partition = ? AND source = 'called' AND list_contains(?, account_id)",
             [plan.partition, ids],
         ).fetchone()[0]
         con.execute("DELETE FROM ratings WHERE partition = ? AND list_contains(?, account_id)", [plan.partition, ids])
         _insert_from_previous(con, plan, run_id, "list_contains($4, a.account_id)", [ids])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return int(replaced)
 
 
 def save_check(con: duckdb.DuckDBPyConnection, partition: str, verdicts: Mapping[str, Outcome]) -> None:
     """Replace the partition's carry-forward check with this run's verdicts."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM carry_checks WHERE partition = ?", [partition])
         if verdicts:
             con.execute(
                 "INSERT INTO carry_checks SELECT ?, unnest(?), unnest(?)",
                 [partition, list(verdicts), [v.value for v in verdicts.values()]],
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def carry_check(con: duckdb.DuckDBPyConnection, partition: str) -> CarryCheck:

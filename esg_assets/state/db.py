@@ -31,6 +31,21 @@ class StateLockTimeout(RuntimeError):
     pass
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The one way the job writes several statements as a unit: BEGIN, then COMMIT when the
+    block ends, ROLLBACK when anything (an error, an interrupt) leaves it. Without the
+    rollback a failed statement would leave the connection inside an aborted transaction,
+    refusing every later statement, and the block's first statements neither kept nor undone."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
 def httpfs_extension_path() -> Path:
     """The httpfs extension shipped in the duckdb-extension-httpfs wheel: DuckDB writes an
     encrypted database only with it loaded, and it must never be fetched from the network."""
@@ -161,7 +176,9 @@ def connect(
         _limit_memory(con, tmp, memory_limit)
         if not read_only:
             _remove_stale(root, keep=tmp)
-            migrate(con)
+            # One transaction: a crash leaves either the old layout or the new one.
+            with transaction(con):
+                migrate(con)
             path.chmod(0o600)
         yield con
     finally:

@@ -9,9 +9,10 @@ files it did write, never stale ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import duckdb
+
+from esg_assets.clock import utc_text
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class FileEntry:
 
 def record_file(con: duckdb.DuckDBPyConnection, partition: str, entry: FileEntry, run_id: str) -> None:
     """Replace the partition's entry for this file."""
-    written = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    written = utc_text()
     con.execute(
         "INSERT OR REPLACE INTO output_files VALUES (?, ?, ?, ?, ?, ?, ?)",
         [partition, entry.name, entry.bytes, entry.sha256, entry.rows, run_id, written],

@@ -7,6 +7,8 @@ from typing import Any
 
 import duckdb
 
+from esg_assets.clock import utc_text
+from esg_assets.domain.summary import Summary
 from esg_assets.state.trends import HISTORY_COLUMNS
 
 
@@ -15,23 +17,22 @@ def _f(value: Any) -> float | None:
 
 
 def record_history(
-    con: duckdb.DuckDBPyConnection, summary: dict[str, Any], *, run_id: str, started_at: datetime, ended_at: datetime
+    con: duckdb.DuckDBPyConnection, summary: Summary, *, run_id: str, started_at: datetime, ended_at: datetime
 ) -> None:
     """Append (or, for the same run, replace) the run's row."""
-    c, avg, api = summary["status_counts"], summary["average_scores"], summary["api"]
-    check = summary.get("carry_check") or {}
+    c, avg, api, check = summary.status_counts, summary.average_scores, summary.api, summary.carry_check
     # By name: a migrated table has its columns in the order they were added (schema.py).
     con.execute(
         f"INSERT OR REPLACE INTO job_history ({', '.join(HISTORY_COLUMNS)}) VALUES ({', '.join('?' * len(HISTORY_COLUMNS))})",
         [
-            summary["partition"], run_id,
-            started_at.strftime("%Y-%m-%dT%H:%M:%SZ"), ended_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            summary["duration_seconds"], summary["total_accounts"],
+            summary.partition, run_id,
+            utc_text(started_at), utc_text(ended_at),
+            summary.duration_seconds, summary.total_accounts,
             c["Successful"], c["Partial"], c["Failed"],
-            summary["accounts_called"], summary["carried_forward"],
-            _f(summary["success_rate"]), _f(summary["call_failure_rate"]),
+            summary.accounts_called, summary.carried_forward,
+            _f(summary.success_rate), _f(summary.call_failure_rate),
             _f(avg["overall"]), _f(avg["environmental"]), _f(avg["social"]), _f(avg["governance"]),
-            api["requests"], api["retries"], api["rate_limited"], api["token_refreshes"],
-            check.get("sampled", 0), len(check.get("differed") or []),
+            api.requests, api.retries, api.rate_limited, api.token_refreshes,
+            check.sampled, len(check.differed),
         ],
     )

@@ -14,7 +14,9 @@ from collections.abc import Iterator, Sequence
 
 import duckdb
 
+from esg_assets.clock import utc_text
 from esg_assets.domain.models import AccountResult
+from esg_assets.state.db import transaction
 
 _RESULT_COLUMNS = (
     "account_id", "status", "overall", "environmental", "social", "governance",
@@ -61,23 +63,21 @@ def _upsert_partition(con: duckdb.DuckDBPyConnection, partition: str, run_id: st
 
 def begin_fresh(con: duckdb.DuckDBPyConnection, partition: str, run_id: str) -> None:
     """A fresh run: the partition's earlier results are dropped, in one transaction."""
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM ratings WHERE partition = ?", [partition])
-    _upsert_partition(con, partition, run_id, reset=True)
-    con.execute("COMMIT")
+    with transaction(con):
+        con.execute("DELETE FROM ratings WHERE partition = ?", [partition])
+        _upsert_partition(con, partition, run_id, reset=True)
 
 
 def begin_resume(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, forced: Sequence[str]) -> int:
     """A resume: keep the final results of accounts still active; returns how many are kept."""
-    con.execute("BEGIN TRANSACTION")
-    con.execute(
-        """DELETE FROM ratings WHERE partition = ? AND (status = 'Failed'
-           OR account_id NOT IN (SELECT account_id FROM accounts WHERE partition = ?))""",
-        [partition, partition],
-    )
-    _delete_ids(con, partition, forced)
-    _upsert_partition(con, partition, run_id, reset=False)
-    con.execute("COMMIT")
+    with transaction(con):
+        con.execute(
+            """DELETE FROM ratings WHERE partition = ? AND (status = 'Failed'
+               OR account_id NOT IN (SELECT account_id FROM accounts WHERE partition = ?))""",
+            [partition, partition],
+        )
+        _delete_ids(con, partition, forced)
+        _upsert_partition(con, partition, run_id, reset=False)
     return int(con.execute("SELECT count(*) FROM ratings WHERE partition = ?", [partition]).fetchone()[0])
 
 
@@ -162,13 +162,12 @@ def save_results(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, re
         kinds.append(r.error_kind.value if r.error_kind else None)
         http.append(r.http_status)
         messages.append(r.error_message)
-        last_at.append(r.last_attempt_at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        last_at.append(utc_text(r.last_attempt_at))
     unnest = ", ".join(f"unnest(?::{t}[]) AS {c}" for c, t in zip(_RESULT_COLUMNS, _RESULT_TYPES))
     # Calls are made in Account ID order, so a batch covers a narrow range of IDs: the explicit
     # bounds let the zonemaps skip the rest of the partition in the DELETE and the join.
     low, high = min(ids), max(ids)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute(
             """DELETE FROM ratings WHERE partition = ? AND account_id BETWEEN ? AND ?
                AND list_contains(?, account_id)""",
@@ -182,13 +181,9 @@ def save_results(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, re
                 FROM (SELECT {unnest}) f
                 JOIN accounts a ON a.partition = ? AND a.account_id = f.account_id
                      AND a.account_id BETWEEN ? AND ?""",
-            # Verified On of a called row: D itself, also for resumed and rerun calls (§5).
+            # Verified On of a called row: D itself, also for resumed and rerun calls (docs/spec.md#change-detection).
             [partition, run_id, partition, *columns, partition, low, high],
         )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def record_run(con: duckdb.DuckDBPyConnection, partition: str, run_id: str, mode: str, started_at: str) -> None:

@@ -54,7 +54,7 @@ SCHEMA = [
         last_attempt_at VARCHAR,
         run_id VARCHAR NOT NULL,
         verified_on VARCHAR)""",
-    # The carry-forward check of a partition (§5b): one verdict per sampled account, written
+    # The carry-forward check of a partition (docs/spec.md#carry-forward-check): one verdict per sampled account, written
     # by the fresh or resumed run that made the check (a targeted rerun leaves it as it was).
     """CREATE TABLE IF NOT EXISTS carry_checks (
         partition VARCHAR NOT NULL,
@@ -165,36 +165,31 @@ def _add_columns(con: duckdb.DuckDBPyConnection) -> bool:
 def migrate(con: duckdb.DuckDBPyConnection) -> None:
     """Bring the open database to SCHEMA_VERSION: create what is missing, add the version-3
     columns (and derive each old row's Verified On), and copy a version-1 table (with its
-    PRIMARY KEY) into its unkeyed form, in partition and account order, in one transaction,
-    so a crash leaves either the old layout or the new one."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        for table in UNKEYED_TABLES:
-            if _keyed(con, table):
-                con.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
-        # Version 2 -> 3: new columns go last, where CREATE TABLE puts them on a new database.
-        added = _add_columns(con)
-        for statement in SCHEMA:
-            con.execute(statement)
-        for table in UNKEYED_TABLES:
-            if _has_table(con, f"{table}_v1"):
-                # By name: version 2 dropped the key, version 3 added columns (NULL here).
-                con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}_v1 ORDER BY partition, account_id")
-                con.execute(f"DROP TABLE {table}_v1")
-                added = added or table == "ratings"
-        if added:
-            backfill(con)
-        version = con.execute("SELECT max(version) FROM schema_meta").fetchone()[0]
-        if version is not None and version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"the state database has schema version {version}, newer than this code ({SCHEMA_VERSION}): "
-                "upgrade the job before running it against this database"
-            )
-        if version != SCHEMA_VERSION:
-            con.execute("DELETE FROM schema_meta")
-            con.execute("INSERT INTO schema_meta VALUES (?)", [SCHEMA_VERSION])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+    PRIMARY KEY) into its unkeyed form, in partition and account order. The caller runs it in
+    one transaction (`db.connect` does, through `db.transaction`), so a crash leaves either the
+    old layout or the new one."""
+    for table in UNKEYED_TABLES:
+        if _keyed(con, table):
+            con.execute(f"ALTER TABLE {table} RENAME TO {table}_v1")
+    # Version 2 -> 3: new columns go last, where CREATE TABLE puts them on a new database.
+    added = _add_columns(con)
+    for statement in SCHEMA:
+        con.execute(statement)
+    for table in UNKEYED_TABLES:
+        if _has_table(con, f"{table}_v1"):
+            # By name: version 2 dropped the key, version 3 added columns (NULL here).
+            con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM {table}_v1 ORDER BY partition, account_id")
+            con.execute(f"DROP TABLE {table}_v1")
+            added = added or table == "ratings"
+    if added:
+        backfill(con)
+    version = con.execute("SELECT max(version) FROM schema_meta").fetchone()[0]
+    if version is not None and version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the state database has schema version {version}, newer than this code ({SCHEMA_VERSION}): "
+            "upgrade the job before running it against this database"
+        )
+    if version != SCHEMA_VERSION:
+        con.execute("DELETE FROM schema_meta")
+        con.execute("INSERT INTO schema_meta VALUES (?)", [SCHEMA_VERSION])
 

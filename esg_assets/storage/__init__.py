@@ -13,7 +13,8 @@ from esg_assets.storage.errors import (
     StorePermissionError,
 )
 from esg_assets.storage.names import KINDS, logical_name, validate_logical_name
-from esg_assets.storage.store import Store, StoredFile, StoredFileInfo, open_store
+from esg_assets.storage.factory import open_store
+from esg_assets.storage.store import Store, StoredFile, StoredFileInfo
 
 __all__ = [
     "KINDS",

@@ -24,14 +24,18 @@ import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from esg_assets.clock import utc_text
 from esg_assets.storage.errors import AuditError
+from esg_assets.storage.tempfiles import atomic_write
 
 GENESIS = "0" * 64
-ACTIONS = ("write", "read", "delete", "refused", "retention-delete", "rotate-key", "verify", "repair")
+# What a record may say was done, and how it ended (docs/security.md, "Audit log"); a refused
+# read is the action "read" with the outcome "refused".
+ACTIONS = ("write", "read", "delete", "retention-delete", "rotate-key", "verify", "repair")
 OUTCOMES = ("ok", "refused", "error")
 _FIELDS = ("seq", "time", "actor", "action", "file", "sha256", "outcome", "detail", "prev", "hash")
 _WITH_UID = frozenset(_FIELDS) | {"uid"}
@@ -64,7 +68,7 @@ def record_hash(record: dict[str, Any]) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text(precision="milliseconds")
 
 
 def _last_line(fd: int) -> bytes | None:
@@ -91,15 +95,7 @@ def _ensure_parent(path: Path) -> None:
 
 
 def _write_head(path: Path, seq: int, digest: str) -> None:
-    head = path.with_name(path.name + ".head")
-    tmp = head.with_name(f".{head.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, json.dumps({"seq": seq, "hash": digest}).encode() + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, head)
+    atomic_write(path.with_name(path.name + ".head"), [json.dumps({"seq": seq, "hash": digest}).encode() + b"\n"])
 
 
 def append(
@@ -113,6 +109,8 @@ def append(
     detail: str | None = None,
 ) -> dict[str, Any]:
     """Append one record (chained to the last one) and return it; AuditError if impossible."""
+    if action not in ACTIONS:
+        raise ValueError(f"invalid audit action {action!r}")
     if outcome not in OUTCOMES:
         raise ValueError(f"invalid audit outcome {outcome!r}")
     path = Path(path)

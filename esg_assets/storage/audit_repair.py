@@ -14,9 +14,9 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from datetime import datetime, timezone
 from pathlib import Path
 
+from esg_assets.clock import utc_text
 from esg_assets.storage import audit
 from esg_assets.storage.errors import AuditError
 
@@ -54,7 +54,7 @@ def repair(path: Path | str, actor: str) -> str:
         if head and isinstance(head.get("seq"), int) and head["seq"] > result.records:
             raise AuditError(f"the head file names seq {head['seq']} beyond the last whole record "
                              f"(seq {result.records}): records were removed; refusing to repair")
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+        stamp = utc_text(precision="compact")
         quarantine = path.with_name(f"{path.name}.torn-{stamp}")
         qfd = os.open(quarantine, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:

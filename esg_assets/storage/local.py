@@ -19,7 +19,7 @@ from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream
 from esg_assets.storage.errors import StoreError, StoreIntegrityError, StoreNotFoundError, StorePermissionError
 from esg_assets.storage.names import is_logical_name
 from esg_assets.storage.store import AuditedStore, Digest, StoredFile, StoredFileInfo
-from esg_assets.storage.tempfiles import sweep_leftovers, temp_path
+from esg_assets.storage.tempfiles import atomic_write, fsync_dir, sweep_leftovers
 
 SUFFIX = ".enc"
 _READ_SIZE = 1024 * 1024
@@ -63,35 +63,18 @@ class LocalStore(AuditedStore):
         name = self._name(logical_name)
         final = self._path(name)
         sweep_leftovers(self.root)  # encrypted temp files of writers that were killed
-        tmp = temp_path(self.root, name)
         digest = Digest()
-        # O_EXCL|O_NOFOLLOW: never write through a planted file or symlink; 0600 from the start.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            with os.fdopen(fd, "wb") as handle:
-                for sealed in encrypt_stream(self._key, digest.tap(chunks), name.encode()):
-                    handle.write(sealed)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, final)
+            atomic_write(final, encrypt_stream(self._key, digest.tap(chunks), name.encode()))
         except BaseException as err:
-            tmp.unlink(missing_ok=True)
             self._audit("write", name, outcome="error", detail=f"write failed: {type(err).__name__}")
             if isinstance(err, OSError):  # a full or read-only file system, a vanished directory
                 raise StoreError(f"cannot write {name} to the output directory {self.root}: "
                                  f"{err.strerror or type(err).__name__}") from None
             raise
-        self._fsync_dir()
+        fsync_dir(self.root)  # the rename is durable only once the directory entry is on disk
         self._audit("write", name, sha256=digest.hexdigest, detail=f"{digest.size} bytes")
         return StoredFile(name, digest.hexdigest, digest.size, str(final))
-
-    def _fsync_dir(self) -> None:
-        # The rename is durable only once the directory entry is on disk.
-        dir_fd = os.open(self.root, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
     def _open(self, name: str) -> int:
         try:
@@ -139,7 +122,7 @@ class LocalStore(AuditedStore):
         except OSError as err:
             self._audit(action, name, sha256, outcome="error", detail=f"{detail}: {err.strerror}")
             raise
-        self._fsync_dir()
+        fsync_dir(self.root)
         self._audit(action, name, sha256, detail=detail)
 
     def list(self) -> list[StoredFileInfo]:

@@ -1,4 +1,6 @@
-"""The `Store` interface the assets and the CLI use, and `open_store`, which picks local or S3.
+"""The `Store` interface the assets and the CLI use, and what both stores share (`AuditedStore`).
+
+`open_store` (storage/factory.py) picks the local or the S3 store.
 
 Both stores stream (memory does not grow with file size), write atomically, authenticate what they
 read, and append an audit record for every write, read, deletion and refused read.
@@ -11,15 +13,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from esg_assets.settings import StorageSettings
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreAccessRefused, StoreIntegrityError
 from esg_assets.storage.names import validate_logical_name
-
-if TYPE_CHECKING:
-    from dagster_aws.s3 import S3Resource
 
 
 @dataclass(frozen=True)
@@ -121,15 +120,3 @@ class AuditedStore:
                 f"actor {self.actor!r} is not authorized to read output files (ESG_AUTHORIZED_READERS); "
                 "the attempt was recorded in the audit log"
             )
-
-
-def open_store(settings: StorageSettings, actor: str | None = None, s3: S3Resource | None = None) -> Store:
-    """The configured store (`ESG_STORAGE`); `actor` defaults to `settings.audit_actor`; the S3
-    store's client comes from `s3` (the Dagster resource) when given."""
-    if settings.storage == "s3":
-        from esg_assets.storage.s3 import S3Store
-
-        return S3Store(settings, actor, s3=s3)
-    from esg_assets.storage.local import LocalStore
-
-    return LocalStore(settings, actor)

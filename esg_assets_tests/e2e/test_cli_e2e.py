@@ -47,24 +47,9 @@ def test_materialize_then_files_get(sandbox, tmp_path) -> None:
     assert ratings == expected_csv([expected_row(a) for a in sandbox.accounts()])
     summary = json.loads((out / f"FirmESGSummary_{ymd}.json").read_text())
     assert summary["total_accounts"] == 40 and summary["status_counts"]["Successful"] == 40
-    # The encrypted store holds .enc files only, 0600, in a 0700 directory.
-    store = tmp_path / "home" / "output"
-    assert oct(store.stat().st_mode & 0o777) == "0o700"
-    names = sorted(p.name for p in store.iterdir())
-    assert names == [f"FirmESGErrors_{ymd}.csv.enc", f"FirmESGManifest_{ymd}.json.enc", f"FirmESGRatings_{ymd}.csv.enc",
-                     f"FirmESGRatings_{ymd}.parquet.enc", f"FirmESGRatings_{ymd}.xlsx.enc",
-                     f"FirmESGReport_{ymd}.html.enc", f"FirmESGSummary_{ymd}.json.enc"]
-    for p in store.iterdir():
-        assert oct(p.stat().st_mode & 0o777) == "0o600"
-        assert b"Account ID" not in p.read_bytes()
+    # The store's names, modes and encryption: assets/test_assets_direct.py (fast) and
+    # conformance/test_cli_contract.py::test_store_modes_enc_names_and_no_plaintext (command line).
 
 
-def test_missing_variable_is_one_clear_line_and_nothing_is_called(sandbox, tmp_path) -> None:
-    env = clean_environ(**fast_job_env(tmp_path / "home", sandbox.env()))
-    env.pop("ESG_CLIENT_SECRET")
-    before = sandbox.next_index()
-    done = materialize(env)
-    assert done.returncode != 0
-    assert "configuration error: ESG_CLIENT_SECRET is required but not set" in done.stdout + done.stderr
-    assert sandbox.requests(before) == []
-    assert not (tmp_path / "home" / "output").exists()
+# A missing variable's one line, nothing called, nothing written: assets/test_bad_config_direct.py
+# (every case, fast) and conformance/test_cli_config.py (through the command line).

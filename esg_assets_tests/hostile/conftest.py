@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from esg_assets.resources.upstream import Upstream, open_upstream
+from esg_assets.resources.clients import UpstreamClients, open_upstream
 from esg_assets.settings import load_upstream
 from esg_assets_tests.hostile.server import Hostile
 
@@ -14,7 +14,7 @@ FAST = {"ESG_API_BACKOFF_BASE_SECONDS": "0.01", "ESG_API_BACKOFF_MAX_SECONDS": "
 
 
 @contextmanager
-def clients(hostile: Hostile, **extra: str) -> Iterator[Upstream]:
+def clients(hostile: Hostile, **extra: str) -> Iterator[UpstreamClients]:
     """The job's clients (token, AMS, ESG API) for `hostile`, which must be running."""
     with open_upstream(load_upstream({**hostile.env(), **FAST, **extra})) as upstream:
         yield upstream

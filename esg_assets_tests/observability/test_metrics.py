@@ -9,20 +9,23 @@ from __future__ import annotations
 import os
 import stat
 import threading
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from esg_assets.domain.carry_check import CarryCheck
+from esg_assets.domain.summary import ApiCounts, Summary
 from esg_assets.observability import METRICS_FILE_NAME, prometheus_text, write_metrics
 
-SUMMARY: dict[str, Any] = {
-    "partition": "2026-11-20", "total_accounts": 24, "success_rate": Decimal("0.3750"),
-    "call_failure_rate": Decimal("0.5417"), "accounts_called": 24, "carried_forward": 0,
-    "status_counts": {"Successful": 9, "Partial": 2, "Failed": 13},
-    "api": {"requests": 61, "retries": 37, "rate_limited": 4}, "duration_seconds": 3.217,
-}
+SUMMARY = Summary(
+    partition="2026-11-20", generated_at="2026-11-20T11:00:03Z", total_accounts=24, success_rate=Decimal("0.3750"),
+    call_failure_rate=Decimal("0.5417"), accounts_called=24, carried_forward=0,
+    status_counts={"Successful": 9, "Partial": 2, "Failed": 13},
+    average_scores={}, primary_focus_distribution={}, failed_accounts=(),
+    api=ApiCounts(requests=61, retries=37, rate_limited=4), carry_check=CarryCheck(), duration_seconds=3.217,
+)
 P = {"partition": "2026-11-20"}
 EXPECTED = {
     ("esg_ratings_last_summary_timestamp_seconds", ()): 1764000000.5,
@@ -66,7 +69,7 @@ def test_textfile_is_replaced_atomically_readable_by_the_collector(tmp_path: Pat
         def writer(total: int) -> None:
             try:
                 for _ in range(50):
-                    write_metrics(tmp_path, {**SUMMARY, "total_accounts": total})
+                    write_metrics(tmp_path, replace(SUMMARY, total_accounts=total))
             except BaseException as err:  # surfaced by the assertion below
                 errors.append(err)
 

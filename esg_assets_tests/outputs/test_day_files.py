@@ -20,7 +20,7 @@ from openpyxl.utils.escape import unescape
 
 from esg_assets.settings import load_storage
 from esg_assets.storage import audit
-from esg_assets.storage.store import open_store
+from esg_assets.storage.factory import open_store
 from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess

@@ -14,7 +14,7 @@ import pytest
 
 from esg_assets.settings import load_storage
 from esg_assets.state.db import httpfs_extension_path
-from esg_assets.storage.store import open_store
+from esg_assets.storage.factory import open_store
 from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess

@@ -86,7 +86,7 @@ def test_the_workbook_never_touches_the_disk_in_plain(settings, tmp_path, monkey
     import tempfile
     from pathlib import Path
 
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     work, tmp = tmp_path / "cwd", tmp_path / "tmp"
     work.mkdir()

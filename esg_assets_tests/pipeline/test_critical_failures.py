@@ -84,26 +84,7 @@ def test_token_endpoint_down_fails_after_three_attempts(sandbox, home, run_with)
     assert no_output(home)
 
 
-def test_unreachable_ams_is_an_incomplete_list(sandbox, home, run_with) -> None:
-    result = run_with(ESG_AMS_BASE_URL="http://127.0.0.1:9/ams")
-    assert not result.success
-    assert any("account list is incomplete" in m for m in step_failure_messages(result))
-    assert no_output(home)
-    assert not any(r["kind"] == "analysis" for r in sandbox.requests())
-
-
-@pytest.mark.parametrize(
-    ("name", "value", "fragment"),
-    [
-        ("ESG_CLIENT_SECRET", "", "ESG_CLIENT_SECRET is required"),
-        ("ESG_API_BASE_URL", "http://esg.example.com/api", "ESG_API_BASE_URL uses plain http://"),
-        ("ESG_API_MAX_CONCURRENCY", "many", "ESG_API_MAX_CONCURRENCY must be an integer"),
-    ],
-)
-def test_bad_configuration_stops_the_run_before_any_call(sandbox, home, run_with, name, value, fragment) -> None:
-    result = run_with(**{name: value})
-    assert not result.success
-    assert any(fragment in m for m in step_failure_messages(result))
-    assert sandbox.requests() == []
-    assert no_output(home)
-    assert not (home / "esg_state.duckdb").exists()
+# Moved to the fast layer: the AMS unreachable (assets/test_assets_direct.py::
+# test_active_accounts_with_the_ams_unreachable_is_critical_and_nothing_is_called) and a bad
+# configuration (assets/test_bad_config_direct.py, every case; through the command line:
+# conformance/test_cli_config.py).

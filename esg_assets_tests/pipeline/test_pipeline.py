@@ -1,5 +1,6 @@
 """The four assets in process against the sandbox as a real server: every failure kind ends in
-the right row, error kind and attempt count; a clean run matches the golden file byte for byte."""
+the right row, error kind and attempt count (a clean day against the golden file:
+assets/test_golden_direct.py)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ import pytest
 from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import expected_csv, expected_row, parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
-
-GOLDEN = Path(__file__).parent / "golden"
 
 pytestmark = pytest.mark.integration
 
@@ -142,17 +141,7 @@ def test_the_5_percent_check_failed_and_was_recorded(scripted_run) -> None:
     assert evaluations["carried_rows_match_api"].passed is True  # nothing carried on a first day
 
 
-def test_clean_run_matches_the_golden_file(tmp_path: Path, apply_env) -> None:
-    with SandboxProcess(accounts=30, seed=11, today=PARTITION) as sb:
-        apply_env(fast_job_env(tmp_path / "home", sb.env()))
-        with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-            assert run_day(instance=instance).success
-            ratings = read_output(PARTITION, "ratings")
-            errors = read_output(PARTITION, "errors")
-            expected = expected_csv([expected_row(a) for a in sb.accounts()])
-    assert ratings == expected
-    assert ratings == (GOLDEN / "FirmESGRatings_20261120.csv").read_bytes()
-    assert errors == b"Account ID,Attempts,Error Kind,HTTP Status,Error Message,Last Attempt At\r\n"
+# A clean day's ratings file byte for byte the golden file: assets/test_golden_direct.py.
 
 
 def test_report_holds_the_summary_figures(scripted_run) -> None:

@@ -64,16 +64,9 @@ def test_rerun_of_a_partial_account_whatever_its_status(day) -> None:
     assert json.loads(read_output(PARTITION, "summary"))["status_counts"]["Partial"] == 0
 
 
-def test_unknown_id_fails_before_any_call_and_changes_nothing(day) -> None:
-    sb, instance, _env = day
-    before = {k: read_output(PARTITION, k) for k in ("ratings", "errors", "summary")}
-    mark = sb.next_index()
-    result = run_day(instance=instance, run_config=rerun_config("ACC-0000003", "ACC-9999999", "NOPE"), assets=RERUN_ASSETS)
-    assert not result.success
-    messages = [e.event_specific_data.error.message for e in result.all_events if e.is_step_failure]
-    assert any("not active accounts of 2026-11-20: ACC-9999999, NOPE" in m for m in messages)
-    assert sb.requests(mark) == []
-    assert {k: read_output(PARTITION, k) for k in before} == before
+# An unknown ID refused before any call, nothing changed: assets/test_assets_direct.py::
+# test_esg_ratings_refuses_unknown_ids_before_any_call_and_changes_nothing (fast) and
+# conformance/test_cli_contract.py::test_rerun_of_an_unknown_id_is_refused_before_any_call (command line).
 
 
 def test_rerun_command_line_records_a_run_in_the_instance(day) -> None:
@@ -88,20 +81,5 @@ def test_rerun_command_line_records_a_run_in_the_instance(day) -> None:
     assert any(r.tags.get("esg/trigger") == "cli-rerun" for r in runs)
 
 
-def test_rerun_command_line_rejects_an_unknown_account(day) -> None:
-    sb, instance, env = day
-    done = subprocess.run([str(BIN / "esg-ratings"), "rerun", PARTITION, "--account", "ACC-7777777"],
-                          env=clean_environ(**env), capture_output=True, text=True, timeout=300)
-    assert done.returncode == 2
-    assert "ACC-7777777" in done.stderr and done.stderr.count("\n") == 1
-
-
-def test_history_command_prints_the_runs_of_the_day(day) -> None:
-    _sb, _instance, env = day
-    done = subprocess.run([str(BIN / "esg-ratings"), "history", "--days", "3650"], env=clean_environ(**env),
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    header, *rows = done.stdout.splitlines()
-    assert header.split("\t")[:4] == ["partition", "run", "seconds", "total"]
-    assert [r.split("\t")[0] for r in rows] == [PARTITION]
-    assert rows[0].split("\t")[3:7] == ["20", "18", "1", "1"]
+# The command line's one-line refusal of an unknown ID (exit 2) and the history table:
+# assets/test_commands_direct.py (in process, on a day the assets wrote).

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
@@ -14,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from esg_assets.domain.summary import build_summary, summary_json
+from esg_assets.domain.carry_check import CarryCheck
+from esg_assets.domain.summary import Summary, build_summary
 from esg_assets.reporting import render_report
 
 PARTITION = "2026-11-27"
@@ -25,7 +27,7 @@ TRENDS = 7  # averages, success rate, call failure rate, duration, requests, car
 
 
 def make_summary(*, total: int = 100000, partial: int = 201, failed: list[str] | None = None, called: int = 4210,
-                 partition: str = PARTITION, scores: bool = True) -> dict[str, Any]:
+                 partition: str = PARTITION, scores: bool = True) -> Summary:
     failed = ["ACC-0000017", "ACC-0000342", "ACC-0098765"] if failed is None else failed
     successful = total - partial - len(failed)
     return build_summary(
@@ -111,14 +113,14 @@ class Page(HTMLParser):
         return json.loads(data)
 
 
-def resolve(summary: dict[str, Any], path: str) -> Any:
-    value: Any = summary
+def resolve(summary: Summary, path: str) -> Any:
+    value: Any = summary.to_dict()
     for part in path.split("."):
         value = value[part]
     return float(value) if isinstance(value, Decimal) else value
 
 
-def render(summary: dict[str, Any], histograms: dict[str, list[int]] | None = None, history: list | None = None) -> str:
+def render(summary: Summary, histograms: dict[str, list[int]] | None = None, history: list | None = None) -> str:
     data = render_report(summary, make_histograms() if histograms is None else histograms,
                          make_history() if history is None else history)
     assert isinstance(data, bytes)
@@ -154,15 +156,15 @@ def test_figures_read_back_equal_to_the_summary() -> None:
     assert expected <= set(page.figures)
     for path, value in page.figures.items():
         if path == "failed_accounts.count":
-            assert value == len(summary["failed_accounts"])
+            assert value == len(summary.failed_accounts)
         else:
             assert value == resolve(summary, path), path
     assert page.figure_text["total_accounts"] == "100,000"
     assert page.figure_text["success_rate"] == "99.80\u00a0%"
-    assert page.figure_text["average_scores.overall"] == str(summary["average_scores"]["overall"]) == "61.19"
+    assert page.figure_text["average_scores.overall"] == str(summary.average_scores["overall"]) == "61.19"
     assert page.figure_text["duration_seconds"] == "13 min 32 s"
-    assert page.json_block("esg-summary") == json.loads(summary_json(summary))
-    assert page.failed_items == summary["failed_accounts"]
+    assert page.json_block("esg-summary") == json.loads(summary.to_json())
+    assert page.failed_items == list(summary.failed_accounts)
     data = page.json_block("esg-report-data")
     assert data["score_histograms"] == make_histograms() and data["history"] == make_history()
 
@@ -206,7 +208,7 @@ def test_hostile_texts_are_escaped() -> None:
     page = Page(html)
     assert page.failed_items == sorted(evil)
     assert page.json_block("esg-summary")["failed_accounts"] == sorted(evil)
-    assert page.figures["partition"] == summary["partition"]
+    assert page.figures["partition"] == summary.partition
     assert len([d for _, d in page.scripts]) == 2
 
 
@@ -222,7 +224,7 @@ def test_no_accounts() -> None:
     assert "No job history is recorded" in text and "None: every account of the day has a rating." in text
     assert len(page.svgs) == DAY_CHARTS + HISTOGRAMS  # no trend charts without history
     assert "no values" in html
-    assert page.json_block("esg-summary") == json.loads(summary_json(summary))
+    assert page.json_block("esg-summary") == json.loads(summary.to_json())
     assert_self_contained(html)
 
 
@@ -238,8 +240,7 @@ def test_all_failed_is_flagged_above_the_threshold() -> None:
 
 @pytest.mark.parametrize("rate, above", [("0.0500", False), ("0.0501", True)])
 def test_the_5_percent_rule_is_strictly_greater(rate: str, above: bool) -> None:
-    summary = make_summary()
-    summary["call_failure_rate"] = Decimal(rate)
+    summary = replace(make_summary(), call_failure_rate=Decimal(rate))
     text = " ".join(Page(render(summary)).text)
     assert ("above the 5\u00a0% limit" in text) is above and ("within the 5\u00a0% limit" in text) is not above
 
@@ -264,13 +265,12 @@ def test_every_failed_account_is_listed_compactly() -> None:
 
 def test_summary_read_back_from_its_json_file_renders_the_same_figures() -> None:
     summary = make_summary()
-    from_file = json.loads(summary_json(summary))  # floats instead of Decimals, as a tool would pass it
+    from_file = Summary.from_json(summary.to_json())  # the file read back, as the report's readers do
     assert Page(render(from_file)).figures == Page(render(summary)).figures
 
 
 def test_the_carry_forward_check_line_and_its_trend() -> None:
-    summary = make_summary()
-    summary["carry_check"] = {"sampled": 20, "matched": 19, "differed": ["ACC-0004711"], "unverified": []}
+    summary = replace(make_summary(), carry_check=CarryCheck(sampled=20, matched=19, differed=("ACC-0004711",)))
     html = render(summary)
     text = " ".join(Page(html).text)
     assert "20 carried rows re-checked against the API: 19 matched, 1 differed: ACC-0004711." in text

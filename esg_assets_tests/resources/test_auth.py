@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from esg_assets.fetching import fetch_in_batches
+from esg_assets.worker_pool import fetch_in_batches
 from esg_assets.resources.auth import usable_seconds
-from esg_assets.resources.upstream import open_upstream
+from esg_assets.resources.clients import open_upstream
 from esg_assets.settings import load_upstream
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

@@ -60,8 +60,8 @@ def test_fractional_rates_keep_at_least_one_request() -> None:
 
 def test_an_outside_observer_sees_the_limit_and_the_in_flight_ceiling() -> None:
     """Arrival times at a real server (the contract's observer, 5 % slack for jitter)."""
-    from esg_assets.fetching import fetch_in_batches
-    from esg_assets.resources.upstream import open_upstream
+    from esg_assets.worker_pool import fetch_in_batches
+    from esg_assets.resources.clients import open_upstream
     from esg_assets.settings import load_upstream
     from esg_assets_tests.sandbox.harness import SandboxProcess
 

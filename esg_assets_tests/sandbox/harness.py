@@ -7,7 +7,7 @@
 
 The child is started without importing `esg_assets/__init__.py` (which loads the Dagster
 definitions, ~2 s and possibly mid-edit): a tiny bootstrap registers the package path and runs
-`esg_assets.sandbox.cli.main`. Its stdout/stderr go to a file (never an undrained pipe) and the
+`esg_assets.cli.sandbox.main`. Its stdout/stderr go to a file (never an undrained pipe) and the
 port is read from `--ready-file`.
 """
 
@@ -32,7 +32,7 @@ import esg_assets_tests
 PACKAGE_DIR = Path(esg_assets_tests.__file__).resolve().parent.parent / "esg_assets"
 _BOOTSTRAP = (
     "import sys, types; pkg = types.ModuleType('esg_assets'); pkg.__path__ = [sys.argv.pop(1)]; "
-    "sys.modules['esg_assets'] = pkg; from esg_assets.sandbox.cli import main; "
+    "sys.modules['esg_assets'] = pkg; from esg_assets.cli.sandbox import main; "
     "sys.exit(main(sys.argv[1:]))"
 )
 

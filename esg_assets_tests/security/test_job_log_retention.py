@@ -16,7 +16,7 @@ from esg_assets.partitions import chicago_day
 from esg_assets.retention import purge
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
-from esg_assets.storage.store import open_store
+from esg_assets.storage.factory import open_store
 
 
 def test_the_job_writes_one_log_per_day_and_retention_deletes_old_days(storage_env: Path,

@@ -16,7 +16,7 @@ import pytest
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
 from esg_assets.storage import audit, logical_name, open_store
-from esg_assets.storage import rotation
+from esg_assets import key_rotation as rotation
 from esg_assets.storage.errors import StoreIntegrityError
 from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess

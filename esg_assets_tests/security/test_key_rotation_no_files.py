@@ -11,7 +11,7 @@ import pytest
 
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
-from esg_assets.storage import rotation
+from esg_assets import key_rotation as rotation
 
 
 def test_a_resumed_rotation_without_files_checks_the_new_key_on_the_state_db(

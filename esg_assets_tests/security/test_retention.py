@@ -18,7 +18,7 @@ from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
 from esg_assets.storage import audit
 from esg_assets.storage.names import logical_name
-from esg_assets.storage.store import open_store
+from esg_assets.storage.factory import open_store
 
 TODAY = date(2026, 3, 1)
 OLD = ["2026-01-01", "2026-01-29"]  # 59 and 31 days before TODAY

@@ -14,7 +14,7 @@ import pytest
 import esg_assets.cli as main_cli
 from esg_assets.settings import load_storage
 from esg_assets.storage import audit, logical_name, open_store
-from esg_assets.storage import cli as storage_cli
+from esg_assets.cli import files as storage_cli
 
 NAME = logical_name("2026-11-27", "ratings")
 CONTENT = b"Account ID,Account Name\r\nACC-0000001,\"Acme, Inc.\"\r\n"

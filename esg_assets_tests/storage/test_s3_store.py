@@ -120,7 +120,7 @@ def test_object_replaced_behind_our_back_is_detected(s3_env: S3Env) -> None:
 def test_files_get_through_s3(s3_env: S3Env, tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
     import argparse
 
-    from esg_assets.storage import cli as storage_cli
+    from esg_assets.cli import files as storage_cli
 
     open_store(load_storage()).write(RATINGS, [b"a,b\r\n"])
     args = argparse.Namespace(date="2026-11-27", kind="ratings", out=str(tmp_path / "o"))

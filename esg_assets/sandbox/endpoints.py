@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote
 
 from esg_assets.sandbox import generate as gen
 from esg_assets.sandbox.behaviour import Reply, error_reply, render
 from esg_assets.sandbox.httpproto import Request
 from esg_assets.sandbox.world import MAX_PAGE, parse_rfc3339
-
-if TYPE_CHECKING:
-    from esg_assets.sandbox.server import Sandbox
+from esg_assets.sandbox.state import Sandbox
 
 TOKEN_PATH = "/oauth2/token"
 AMS_PATH = "/ams/v1/accounts"

@@ -6,12 +6,11 @@ import argparse
 import re
 from datetime import date
 
-_ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+from esg_assets.cli.errors import CliError
+from esg_assets.domain.models import ACCOUNT_ID
 
 
 def _partition(value: str) -> str:
-    from esg_assets.cli import CliError
-
     try:
         if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
             raise ValueError
@@ -27,13 +26,13 @@ def rerun(args: argparse.Namespace) -> int:
 
     import dagster as dg
 
-    from esg_assets.cli import CliError
+    from esg_assets.names import DAILY_SUMMARY, ESG_RATINGS, RATINGS_CSV
     from esg_assets.settings import load_storage
     from esg_assets.state.accounts_repo import account_count, unknown_ids
     from esg_assets.state.db import connect
 
     partition = _partition(args.date)
-    bad = [a for a in args.account if not _ACCOUNT_ID.fullmatch(a)]
+    bad = [a for a in args.account if not ACCOUNT_ID.fullmatch(a)]
     if bad:
         raise CliError(f"malformed account IDs: {', '.join(bad)}")
     settings = load_storage()
@@ -49,12 +48,12 @@ def rerun(args: argparse.Namespace) -> int:
     from esg_assets.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
-        asset_selection={dg.AssetKey("esg_ratings"), dg.AssetKey("ratings_csv"), dg.AssetKey("daily_summary")}
+        asset_selection={dg.AssetKey(n) for n in (ESG_RATINGS, RATINGS_CSV, DAILY_SUMMARY)}
     )
     result = job.execute_in_process(
         partition_key=partition,
         run_config={
-            "ops": {"esg_ratings": {"config": {"account_ids": list(args.account), "full_refresh": False}}},
+            "ops": {ESG_RATINGS: {"config": {"account_ids": list(args.account), "full_refresh": False}}},
             # The run's events go to the instance (and the UI); the terminal gets one line.
             "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
         },

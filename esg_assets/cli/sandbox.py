@@ -1,7 +1,7 @@
 """`esg-ratings sandbox serve`: command-line options of the sandbox server.
 
 `add_parsers` is what `esg_assets.cli` registers; `main` is the same command without the rest of
-the job (no Dagster import), used by `python -m esg_assets.sandbox.cli serve ...`.
+the job (no Dagster import), used by `python -m esg_assets.cli.sandbox serve ...`.
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from esg_assets.domain.models import AccountResult
-from esg_assets.fetching import fetch_in_batches
-from esg_assets.resources.upstream import open_upstream
+from esg_assets.worker_pool import fetch_in_batches
+from esg_assets.resources.clients import open_upstream
 from esg_assets.settings import load_upstream
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

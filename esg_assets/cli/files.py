@@ -1,7 +1,7 @@
 """`esg-ratings files ...`, `audit ...` and `keys rotate` (configuration.md, "Command line").
 
-User errors raise `esg_assets.cli.CliError` (imported lazily: that module imports this one), which
-the main command prints as one line. Nothing here prints a key or secret.
+User errors raise `esg_assets.cli.errors.CliError`, which the main command prints as one line.
+Nothing here prints a key or secret.
 """
 
 from __future__ import annotations
@@ -17,11 +17,13 @@ from datetime import date
 from pathlib import Path
 from typing import NoReturn
 
+from esg_assets.cli.errors import CliError
+from esg_assets.clock import utc_text
 from esg_assets.settings import StorageSettings, load_storage
 from esg_assets.storage import audit
 from esg_assets.storage.errors import StoreError, StoreNotFoundError
 from esg_assets.storage.names import KINDS, logical_name, parse_partition
-from esg_assets.storage.tempfiles import sweep_leftovers, temp_path
+from esg_assets.storage.tempfiles import atomic_write, sweep_leftovers
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -64,8 +66,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
 
 
 def _fail(message: str) -> NoReturn:
-    from esg_assets.cli import CliError
-
     raise CliError(message)
 
 
@@ -74,7 +74,7 @@ def _settings() -> StorageSettings:
 
 
 def files_get(args: argparse.Namespace) -> int:
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     try:
         name = logical_name(args.date, args.kind)
@@ -101,7 +101,7 @@ def files_get(args: argparse.Namespace) -> int:
 def files_verify(args: argparse.Namespace) -> int:
     """Exit 0 when every file of the day matches its manifest; else 1, naming the first mismatch."""
     from esg_assets.outputs.manifest import verify
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     try:
         manifest = logical_name(args.date, "manifest")
@@ -128,19 +128,9 @@ def _write_atomically(out_dir: Path, name: str, chunks: Iterable[bytes]) -> Path
     like an error (the plain temp file removed) instead of killing the process outright."""
     sweep_leftovers(out_dir)
     target = out_dir / name
-    tmp = temp_path(out_dir, name)
     previous = signal.signal(signal.SIGTERM, _terminated) if threading.current_thread() is threading.main_thread() else None
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            for chunk in chunks:
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        atomic_write(target, chunks)
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -152,14 +142,14 @@ def _terminated(signum: int, frame: object) -> None:
 
 
 def files_list(args: argparse.Namespace) -> int:
-    from esg_assets.storage.store import open_store
+    from esg_assets.storage.factory import open_store
 
     try:
         entries = open_store(_settings()).list()
     except StoreError as err:
         _fail(str(err))
     for entry in entries:
-        print(f"{entry.logical_name}\t{entry.size}\t{entry.modified.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        print(f"{entry.logical_name}\t{entry.size}\t{utc_text(entry.modified)}")
     return 0
 
 
@@ -203,7 +193,8 @@ def audit_show(args: argparse.Namespace) -> int:
 
 
 def _new_key(args: argparse.Namespace) -> bytes:
-    from esg_assets.storage.rotation import NEW_KEY_ENV, parse_master_key
+    from esg_assets.key_rotation import NEW_KEY_ENV
+    from esg_assets.settings.env import parse_master_key
 
     if args.new_key_file:
         try:
@@ -218,7 +209,7 @@ def _new_key(args: argparse.Namespace) -> bytes:
 
 
 def keys_rotate(args: argparse.Namespace) -> int:
-    from esg_assets.storage.rotation import rotate_keys
+    from esg_assets.key_rotation import rotate_keys
 
     settings = _settings()
     new_key = _new_key(args)

@@ -1,8 +1,9 @@
 """`esg-ratings`: the job's command line (configuration.md, "Command line").
 
-Each sub-command lives beside the code it drives and registers itself here:
-`files` and `audit` in `esg_assets.storage.cli`, `rerun` and `history` in `esg_assets.jobcli`,
-`sandbox` in `esg_assets.sandbox.cli`. Errors are one line on stderr and a non-zero exit.
+One module per command group registers its sub-commands here: `files`, `audit` and `keys` in
+`esg_assets.cli.files`, `rerun` and `history` in `esg_assets.cli.jobs`, `sandbox` in
+`esg_assets.cli.sandbox`. They raise `esg_assets.cli.errors.CliError`; errors are one line on
+stderr and a non-zero exit. `python -m esg_assets.cli` is the same command (`__main__.py`).
 """
 
 from __future__ import annotations
@@ -11,23 +12,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from esg_assets.cli.errors import CliError
 from esg_assets.settings import ConfigError
 
-
-class CliError(Exception):
-    """A user error: printed as one line, exit status 2."""
+__all__ = ["CliError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from esg_assets import jobcli
-    from esg_assets.sandbox import cli as sandbox_cli
-    from esg_assets.storage import cli as storage_cli
+    from esg_assets.cli import files, jobs, sandbox
 
     parser = argparse.ArgumentParser(prog="esg-ratings", description="ESG ratings batch job")
     sub = parser.add_subparsers(dest="command", required=True)
-    storage_cli.add_parsers(sub)
-    jobcli.add_parsers(sub)
-    sandbox_cli.add_parsers(sub)
+    files.add_parsers(sub)
+    jobs.add_parsers(sub)
+    sandbox.add_parsers(sub)
     return parser
 
 
@@ -42,7 +40,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return int(result or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

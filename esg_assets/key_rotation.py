@@ -19,28 +19,30 @@ are already under the new key; run the command again with the *same* new key and
 `ESG_FILE_ENCRYPTION_KEY`: it finishes the swap. Afterwards put the new key in the secret store.
 With `ESG_STORAGE=s3` the objects are SSE-KMS encrypted: their key is rotated in AWS KMS
 (automatic key rotation), so only the state DB is re-encrypted here.
+
+It stands above `storage/` and `state/` because it re-encrypts both (the state package already
+imports storage's key derivation).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from esg_assets.settings import ConfigError, StorageSettings
+from esg_assets.settings import StorageSettings
+from esg_assets.state.db import attach_encrypted, httpfs_extension_path, masked, sql_string
 from esg_assets.storage import audit
 from esg_assets.storage.crypto import decrypt_stream, derive_key, encrypt_stream
 from esg_assets.storage.errors import StoreError, StoreIntegrityError
 from esg_assets.storage.local import SUFFIX, ensure_private_dir
 from esg_assets.storage.names import is_logical_name
 from esg_assets.storage.store import Digest
+from esg_assets.storage.tempfiles import atomic_write, fsync_dir
 
 NEW_SUFFIX = ".rotate-new"
 JOURNAL = ".key-rotation.json"
@@ -63,25 +65,6 @@ class RotationReport:
         return ("finished an interrupted key rotation: " if self.resumed else "re-encrypted ") + what
 
 
-def parse_master_key(value: str, source: str) -> bytes:
-    """32 bytes from base64 text; ConfigError naming `source` (never the value) otherwise."""
-    try:
-        key = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise ConfigError(f"{source} must be base64 of 32 random bytes (it is not valid base64)") from None
-    if len(key) != 32:
-        raise ConfigError(f"{source} must be base64 of 32 random bytes (it decodes to {len(key)})")
-    return key
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes, name: str) -> str:
     """Write `dst` = `src` under the new key; the plain SHA-256 (audit record) is returned."""
     digest = Digest()
@@ -99,8 +82,6 @@ def _reencrypt_file(src: Path, dst: Path, old_key: bytes, new_key: bytes, name: 
 
 
 def _open_duckdb() -> duckdb.DuckDBPyConnection:
-    from esg_assets.state.db import httpfs_extension_path, sql_string  # the state package imports storage
-
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False,
                                              "autoload_known_extensions": False})
     con.execute(f"LOAD {sql_string(str(httpfs_extension_path()))}")
@@ -111,8 +92,6 @@ def _copy_state_db(path: Path, target: Path, old_master: bytes, new_master: byte
     """`target` = the state DB at `path` re-encrypted with the new state-db key."""
     old_hex = derive_key(old_master, "state-db").hex()
     new_hex = derive_key(new_master, "state-db").hex()
-    from esg_assets.state.db import attach_encrypted, masked  # the state package imports storage
-
     con = _open_duckdb()
     try:
         # Read-write, not READ_ONLY: it takes the lock (no run may write meanwhile) and lets the
@@ -201,14 +180,7 @@ class _Rotation:
         return self.root / f".{name}{SUFFIX}{NEW_SUFFIX}"
 
     def _write_journal(self, plan: dict[str, Any]) -> None:
-        tmp = self.journal.with_name(f"{JOURNAL}.{secrets.token_hex(4)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump({"state": "swapping", **plan}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.journal)
-        _fsync_dir(self.journal.parent)
+        atomic_write(self.journal, [json.dumps({"state": "swapping", **plan}).encode()], sync_dir=True)
 
     def _check_resume_key(self, plan: dict[str, Any]) -> None:
         """A resumed swap must use the key the new copies were written with: probe one file
@@ -232,8 +204,6 @@ class _Rotation:
             ) from None
 
     def _check_resume_key_on_state_db(self) -> None:
-        from esg_assets.state.db import attach_encrypted  # the state package imports storage
-
         probe = self.db_new if self.db_new.exists() else self.s.state_db
         con = _open_duckdb()
         try:
@@ -256,11 +226,11 @@ class _Rotation:
                 self._audit(name, item["sha256"], "re-encrypted under the new files key")
             report.files.append(name)
         if self.local and plan["files"]:
-            _fsync_dir(self.root)
+            fsync_dir(self.root)
         if plan["state_db"]:
             if self.db_new.exists():
                 os.replace(self.db_new, self.s.state_db)
-                _fsync_dir(self.s.state_db.parent)
+                fsync_dir(self.s.state_db.parent)
                 self._audit(None, None, "state database re-encrypted under the new state-db key")
             report.state_db = True
         self.journal.unlink(missing_ok=True)

@@ -1,6 +1,6 @@
-"""The upstream systems as one Dagster resource: token endpoint, AMS and ESG API clients that
-share one session, one rate limiter and one in-flight ceiling per step, and one token per
-process (`shared_token_provider`)."""
+"""The upstream clients of one step (`UpstreamClients`): token endpoint, AMS and ESG API clients
+that share one session, one rate limiter and one in-flight ceiling per step, and one token per
+process (`shared_token_provider`); `UpstreamResource` is the Dagster resource that opens them."""
 
 from __future__ import annotations
 
@@ -18,17 +18,17 @@ from esg_assets.resources.esg_api import EsgApiClient
 from esg_assets.resources.http import make_session
 from esg_assets.resources.rate_limiter import RateLimiter
 from esg_assets.resources.retry import stoppable_sleep
-from esg_assets.settings import UpstreamSettings, load_upstream
+from esg_assets.settings import UpstreamSettings
 
 
 @dataclass(frozen=True)
-class Upstream:
+class UpstreamClients:
     settings: UpstreamSettings
     ams: AmsClient
     esg: EsgApiClient
     counters: ApiCounters
     # Set when the fetch stops early (the run is terminated, or a critical error): ESG API
-    # backoff waits end at once and no further attempt is made (see fetching.py).
+    # backoff waits end at once and no further attempt is made (see worker_pool.py).
     stop: threading.Event
 
     @property
@@ -39,7 +39,7 @@ class Upstream:
 
 
 @contextmanager
-def open_upstream(settings: UpstreamSettings) -> Iterator[Upstream]:
+def open_upstream(settings: UpstreamSettings) -> Iterator[UpstreamClients]:
     session = make_session(pool_size=settings.max_concurrency + 2)
     counters = ApiCounters()
     stop = threading.Event()
@@ -51,7 +51,7 @@ def open_upstream(settings: UpstreamSettings) -> Iterator[Upstream]:
     ams_getter = BearerGetter(session, tokens, settings, threading.BoundedSemaphore(settings.max_concurrency))
     try:
         with tokens.counting(counters), tokens.stopping(stop):
-            yield Upstream(
+            yield UpstreamClients(
                 settings=settings,
                 ams=AmsClient(ams_getter, settings, sleep=stoppable_sleep(stop)),
                 esg=EsgApiClient(esg_getter, settings, counters, sleep=stoppable_sleep(stop)),
@@ -66,10 +66,7 @@ class UpstreamResource(dg.ConfigurableResource):
     """The firm's token endpoint, AMS and ESG API, configured from the ESG_* environment
     (configuration.md); secrets never pass through Dagster config or the UI."""
 
-    def load_settings(self) -> UpstreamSettings:
-        return load_upstream()
-
     @contextmanager
-    def open(self, settings: UpstreamSettings) -> Iterator[Upstream]:
+    def open(self, settings: UpstreamSettings) -> Iterator[UpstreamClients]:
         with open_upstream(settings) as upstream:
             yield upstream

@@ -1,4 +1,5 @@
-"""Calling many accounts in parallel and handing their results back in batches.
+"""The worker pool of `esg_ratings`: many accounts called in parallel, their results handed back
+in batches to the one thread that commits them. (The HTTP itself is the ESG client's.)
 
 Workers run the ESG client (which holds the rate limiter and the in-flight ceiling); the
 calling thread alone receives results and commits them, so the state database has one writer.
@@ -27,8 +28,8 @@ from esg_assets.domain.models import AccountResult
 from esg_assets.resources.retry import RetryStopped
 
 # Results are committed every BATCH_SIZE results, and no result waits longer than BATCH_SECONDS
-# for its commit: a crash loses at most the answers of the last 0.5 s (output-and-behaviour.md
-# §6; docs/data-flow.md, "Resume").
+# for its commit: a crash loses at most the answers of the last 0.5 s (docs/spec.md#resume;
+# docs/data-flow.md, "Resume").
 BATCH_SIZE = 100
 BATCH_SECONDS = 0.5
 # How long the calling thread blocks on a full input queue before it looks at results again.
@@ -57,7 +58,7 @@ def fetch_in_batches(
 
     An exception in a worker (a critical error such as a refused token) stops new calls,
     commits the results already received, and is raised here; so is an exception raised in this
-    thread (an interrupt). `stop` is the event `fetch`'s backoff waits watch (Upstream.stop).
+    thread (an interrupt). `stop` is the event `fetch`'s backoff waits watch (UpstreamClients.stop).
     `on_tick(done)` runs in this thread at least every `batch_seconds` (the window forecast).
     """
     # Every call leaves short-lived objects that trigger the cyclic collector, which would walk
