@@ -140,7 +140,7 @@ class RunResult:
     maxrss_single: int  # bytes: ru_maxrss of the largest waited-for process
     steps: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> wall, cpu
     summary: dict[str, Any] = field(default_factory=dict)
-    phases: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> wall, cpu (job log)
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> wall, cpu, peak_rss (job log)
 
     def step_wall(self, step: str) -> float:
         return self.steps.get(step, {}).get("wall", float("nan"))
@@ -168,7 +168,7 @@ def _step_windows(home: Path) -> dict[str, tuple[float, float]]:
     return {k: (v[0], v[1]) for k, v in json.loads(text.decode().strip().splitlines()[-1]).items() if v[0] and v[1]}
 
 
-LOG_FILE = "esg-ratings.jsonl"
+LOG_FILES = "esg-ratings*.jsonl"
 # Phases of one run, each between two events of the job log (asset, event): what the issue's
 # "start, AMS paging, planning, calls, CSV + encryption, summary + report" are measured on.
 # `start` runs from process start to the first step; `end` from the last event to exit.
@@ -185,11 +185,13 @@ def _instant(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
 
 
-def phase_windows(log_file: Path, started: float, ended: float) -> dict[str, tuple[float, float]]:
+def phase_windows(log_dir: Path, started: float, ended: float) -> dict[str, tuple[float, float]]:
     """(start, end) wall-clock instants of each phase of the run, from the job log's events
-    (the last occurrence of each); the rest of the run is `start`, `between_steps` and `end`."""
+    (the last occurrence of each, over the per-day files `esg-ratings-YYYY-MM-DD.jsonl`, which a
+    run crossing midnight in Chicago splits); the rest of the run is `start`, `between_steps`
+    and `end`."""
     seen: dict[tuple[str, str], float] = {}
-    if log_file.exists():
+    for log_file in sorted(log_dir.glob(LOG_FILES)):
         for line in log_file.read_text().splitlines():
             record = json.loads(line)
             seen[(record.get("asset"), record.get("event"))] = _instant(record["ts"])
@@ -236,8 +238,9 @@ def materialize(env: dict[str, str], partition: str, log_path: Path) -> RunResul
     for step, (start, end) in _step_windows(Path(env["DAGSTER_HOME"])).items():
         result.steps[step] = {"wall": end - start, "cpu": sampler.cpu_at(end) - sampler.cpu_at(start)}
     ended_wall = started_wall + wall
-    for name, (start, end) in phase_windows(Path(env["DAGSTER_HOME"]) / "logs" / LOG_FILE, started_wall, ended_wall).items():
-        result.phases[name] = {"wall": end - start, "cpu": sampler.cpu_at(end) - sampler.cpu_at(start)}
+    for name, (start, end) in phase_windows(Path(env["DAGSTER_HOME"]) / "logs", started_wall, ended_wall).items():
+        result.phases[name] = {"wall": end - start, "cpu": sampler.cpu_at(end) - sampler.cpu_at(start),
+                               "peak_rss": sampler.peak_rss_between(start, end)}
     with tempfile.TemporaryDirectory() as tmp:
         result.summary = read_summary(env, partition, Path(tmp))
     return result

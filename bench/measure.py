@@ -88,6 +88,7 @@ class TreeSampler:
     interval: float = 0.2
     times: list[float] = field(default_factory=list)  # wall clock (time.time())
     cpu: list[float] = field(default_factory=list)  # cumulative CPU seconds of the tree
+    rss: list[int] = field(default_factory=list)  # bytes: the tree's RSS at each sample
     peak_rss: int = 0
     hwm: dict[int, int] = field(default_factory=dict)
     _cpu_done: dict[int, float] = field(default_factory=dict)
@@ -123,6 +124,7 @@ class TreeSampler:
         for pid, seconds in cpu_now.items():
             self._cpu_done[pid] = seconds
         self.peak_rss = max(self.peak_rss, rss)
+        self.rss.append(rss)
         self.times.append(time.time())
         self.cpu.append(sum(self._cpu_done.values()))
 
@@ -132,6 +134,11 @@ class TreeSampler:
             return 0.0
         i = min(bisect_left(self.times, instant), len(self.times) - 1)
         return self.cpu[i]
+
+    def peak_rss_between(self, start: float, end: float) -> int:
+        """Highest sampled RSS of the tree between two wall-clock instants (0 if no sample)."""
+        i, j = bisect_left(self.times, start), bisect_left(self.times, end)
+        return max(self.rss[i : j + 1], default=0)
 
     @property
     def peak_hwm_sum(self) -> int:

@@ -3,6 +3,7 @@ pair by pair (the machine's load changes between pairs, much less within one).
 
     python -m bench.paired order  --accounts 5000 --pairs 4   # rate slot before/after the place
     python -m bench.paired client --requests 3000 --pairs 4   # per-request CPU of three clients
+    python -m bench.paired fetch --base DIR --accounts 5000   # fetch CPU: the code in DIR vs this one
 
 `order` runs the fetch of the ESG API (the client, the limiter, the workers, no Dagster) against
 the sandbox at R = 1,000, 20 ms, concurrency 32, once with the order of the code (rate slot,
@@ -10,7 +11,10 @@ then the in-flight place) and once with the old one (the place held while waitin
 `client` sends sequential keep-alive GETs to a zero-latency sandbox and reads the CPU time of
 this process: `requests` through the adapter (the code's `send_get`), urllib3 alone, and
 `http.client` (and httpx's synchronous client when it is installed: it is no dependency of
-the job). Each prints every pair and the median ratio.
+the job). `fetch` runs the job's whole fetch (clients, limiter, workers, no Dagster) of a
+zero-latency, unlimited sandbox in a child process, once with the package from `--base` (a
+checkout of another commit, put first on PYTHONPATH) and once with this one, and compares the CPU
+per account of the child. Each prints every pair and the median ratio.
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ import argparse
 import contextlib
 import http.client
 import importlib.util
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -94,6 +100,37 @@ def _client_cpu(sb: Sandbox, n: int, kind: str) -> float:
     return 1000 * (time.process_time() - started) / n
 
 
+_FETCH_CHILD = """
+import sys, time
+try:  # the names since the moves of issue 12; a --base tree from before them has the old ones
+    from esg_assets.worker_pool import fetch_in_batches
+    from esg_assets.resources.clients import open_upstream
+except ImportError:
+    from esg_assets.fetching import fetch_in_batches
+    from esg_assets.resources.upstream import open_upstream
+from esg_assets.settings import load_upstream
+url, n = sys.argv[1], int(sys.argv[2])
+env = {"ESG_AUTH_TOKEN_URL": url + "/oauth2/token", "ESG_CLIENT_ID": "sandbox-client",
+       "ESG_CLIENT_SECRET": "sandbox-secret", "ESG_AMS_BASE_URL": url + "/ams", "ESG_API_BASE_URL": url + "/esg",
+       "ESG_API_RATE_LIMIT_PER_SECOND": "100000", "ESG_API_MAX_CONCURRENCY": "32", "ESG_API_TIMEOUT_SECONDS": "5"}
+ids = [f"ACC-{i % 1000 + 1:07d}" for i in range(n)]
+with open_upstream(load_upstream(env)) as up:
+    up.esg.fetch_analysis(ids[0])
+    started = time.process_time()
+    fetch_in_batches(up.esg.fetch_analysis, ids, up.workers, lambda batch: None)
+    print(1000 * (time.process_time() - started) / n)
+"""
+
+
+def _fetch_cpu(sb: Sandbox, accounts: int, source: str | None) -> float:
+    """CPU ms per account of the job's fetch in a child process; `source` first on its path."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if source:
+        env["PYTHONPATH"] = source
+    out = subprocess.check_output([sys.executable, "-c", _FETCH_CHILD, sb.url, str(accounts)], env=env, cwd="/")
+    return float(out.decode().split()[-1])
+
+
 def _pairs(a: Callable[[], float], b: Callable[[], float], pairs: int, label: str) -> list[float]:
     ratios = []
     for i in range(pairs):
@@ -108,7 +145,8 @@ def _pairs(a: Callable[[], float], b: Callable[[], float], pairs: int, label: st
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("order", "client"))
+    p.add_argument("what", choices=("order", "client", "fetch"))
+    p.add_argument("--base", help="fetch: a source tree of the code to compare against (A)")
     p.add_argument("--accounts", type=int, default=5000)
     p.add_argument("--requests", type=int, default=3000)
     p.add_argument("--pairs", type=int, default=4)
@@ -119,6 +157,14 @@ def main(argv: list[str] | None = None) -> int:
             _pairs(lambda: _order_run(sb, args.accounts, old_order=True),
                    lambda: _order_run(sb, args.accounts, old_order=False), args.pairs,
                    f"fetch seconds, A = place held during the slot wait, B = slot first ({args.accounts} accounts)")
+        return 0
+    if args.what == "fetch":
+        if not args.base:
+            p.error("fetch needs --base")
+        with Sandbox(work, accounts=1000, seed=7) as sb:
+            _pairs(lambda: _fetch_cpu(sb, args.accounts, str(Path(args.base).resolve())),
+                   lambda: _fetch_cpu(sb, args.accounts, None), args.pairs,
+                   f"fetch CPU ms per account, A = {args.base}, B = this tree ({args.accounts} accounts)")
         return 0
     with Sandbox(work, accounts=1000, seed=7) as sb:
         base = lambda: _client_cpu(sb, args.requests, "requests")  # noqa: E731

@@ -76,14 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--b5-accounts", type=int, default=100_000, help="accounts of B5 (simulated, no HTTP)")
     p.add_argument("--only", default=",".join(ALL), help="comma-separated subset of B1,B2,B3,B4,B5")
     p.add_argument("--skip-1m", action="store_true", help="B3 at --accounts only")
+    p.add_argument("--job-env", action="append", default=[], metavar="ESG_NAME=VALUE",
+                   help="an extra variable of the job's environment (e.g. ESG_STATE_DB_MEMORY_LIMIT=64MB); repeatable")
     p.add_argument("--out", default=str(ROOT / "artifacts" / "bench.json"))
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, state)")
     args = p.parse_args(argv)
     only = {s.strip().upper() for s in args.only.split(",") if s.strip()}
     if unknown := only - set(ALL):
         p.error(f"unknown scenarios: {', '.join(sorted(unknown))}")
+    extra = tuple(tuple(item.split("=", 1)) for item in args.job_env)
+    if any(len(pair) != 2 or not pair[0].startswith("ESG_") for pair in extra):
+        p.error("--job-env takes ESG_NAME=VALUE")
     k = Knobs(accounts=args.accounts, big_accounts=args.big_accounts, rate=args.rate, concurrency=args.concurrency,
-              latency_ms=args.latency_ms, naive_sample=args.naive_sample, skip_1m=args.skip_1m)
+              latency_ms=args.latency_ms, naive_sample=args.naive_sample, skip_1m=args.skip_1m,
+              job_env=extra)  # type: ignore[arg-type]
 
     results: dict[str, Any] = {"machine": machine(), "knobs": vars(args)}
     work = Path(tempfile.mkdtemp(prefix="esg-bench-"))

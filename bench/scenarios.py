@@ -26,6 +26,7 @@ class Knobs:
     naive_sample: int = 500
     skip_1m: bool = False
     seed: int = 7
+    job_env: tuple[tuple[str, str], ...] = ()  # extra ESG_* variables of the job (--job-env)
 
 
 def partitions() -> tuple[str, str]:
@@ -50,6 +51,7 @@ def _run_figures(run: RunResult, accounts: int) -> dict[str, Any]:
         **_per_called(run),
         "phases_wall_s": {k: round(v["wall"], 2) for k, v in run.phases.items()},
         "phases_cpu_s": {k: round(v["cpu"], 2) for k, v in run.phases.items()},
+        "phases_peak_rss_mb": {k: mb(v["peak_rss"]) for k, v in run.phases.items()},
         "phases_unaccounted_s": round(run.wall_seconds - sum(v["wall"] for v in run.phases.values()), 2),
     }
 
@@ -76,7 +78,7 @@ def b1_b2(work: Path, k: Knobs, with_b2: bool) -> dict[str, dict[str, Any]]:
     with Sandbox(work, accounts=k.accounts, seed=k.seed, today=d1, latency_ms=k.latency_ms,
                  rate_limit=round(k.rate * 1.05)) as sb:
         env = job_env(work / "home-b1", sb, ESG_API_RATE_LIMIT_PER_SECOND=str(k.rate),
-                      ESG_API_MAX_CONCURRENCY=str(k.concurrency))
+                      ESG_API_MAX_CONCURRENCY=str(k.concurrency), **dict(k.job_env))
         run = materialize(env, d1, work / "job-b1.log")
         _check(run, "B1")
         stats = sb.stats()
@@ -136,7 +138,7 @@ def b3(work: Path, k: Knobs) -> dict[str, dict[str, Any]]:
     for n in sizes:
         with Sandbox(work, accounts=n, seed=k.seed, today=d1) as sb:
             env = job_env(work / f"home-b3-{n}", sb, ESG_API_RATE_LIMIT_PER_SECOND="100000",
-                          ESG_API_MAX_CONCURRENCY=str(k.concurrency))
+                          ESG_API_MAX_CONCURRENCY=str(k.concurrency), **dict(k.job_env))
             run = materialize(env, d1, work / f"job-b3-{n}.log")
             _check(run, f"B3 {n}")
             fig = _run_figures(run, n)

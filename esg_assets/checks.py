@@ -27,9 +27,8 @@ def _call_failure_rate_within_5_percent(
 ) -> dg.AssetCheckResult:
     partition = context.partition_key
     with state.connect(_storage()) as con:
-        figures = q.figures(con, partition)
-    failed = figures.status_counts.get("Failed", 0)
-    rate = call_failure_rate(failed, figures.accounts_called)
+        failed, called = q.call_counts(con, partition)
+    rate = call_failure_rate(failed, called)
     return dg.AssetCheckResult(
         passed=not threshold_exceeded(rate),
         severity=dg.AssetCheckSeverity.ERROR,
@@ -37,7 +36,7 @@ def _call_failure_rate_within_5_percent(
             "partition": partition,
             "call_failure_rate": dg.MetadataValue.float(float(rate)),
             "failed": dg.MetadataValue.int(failed),
-            "accounts_called": dg.MetadataValue.int(figures.accounts_called),
+            "accounts_called": dg.MetadataValue.int(called),
             "threshold": dg.MetadataValue.float(float(MAX_CALL_FAILURE_RATE)),
         },
     )

@@ -92,15 +92,21 @@ def past_deadline() -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
+def watch(sock: socket.socket | None) -> None:
+    """Cut `sock` at the deadline of the enclosing `whole_response` block (if any): called
+    when the answer starts being read, by urllib3's connections below and by `transport.py`."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is not None and sock is not None:
+        _local.watches.append(_WATCHDOG.watch(deadline, sock))
+
+
 class _Watched:
     """Registers the socket with the watchdog when the answer starts being read."""
 
     sock: Any
 
     def getresponse(self) -> Any:  # noqa: ANN401 - urllib3's own type
-        deadline = getattr(_local, "deadline", None)
-        if deadline is not None and self.sock is not None:
-            _local.watches.append(_WATCHDOG.watch(deadline, self.sock))
+        watch(self.sock)
         return super().getresponse()  # type: ignore[misc]
 
 

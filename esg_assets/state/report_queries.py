@@ -10,8 +10,10 @@ import duckdb
 
 from esg_assets.domain.models import ErrorRow, RatingRow
 
-# Rows per ordered read of the CSV files: bounds DuckDB's sort and join to one chunk.
-ORDERED_CHUNK = 50_000
+# Rows per ordered read of the CSV files: bounds DuckDB's sort and join to one chunk, and the
+# Python tuples of one chunk. 20,000 rather than 50,000: 100,000 rows read three times (CSV,
+# Parquet, workbook) peaked 25 MB lower at the same CPU (docs/benchmarks.md, session 4).
+ORDERED_CHUNK = 20_000
 SCORE_COLUMNS = ("overall", "environmental", "social", "governance")
 # Scores are stored as the exact decimal text the API sent. DuckDB 1.5.5 casts and sums
 # DECIMAL(38, s) on 128-bit integers, about 80 times slower than DECIMAL(18, s) on 64-bit ones
@@ -99,42 +101,95 @@ class Figures:
     focus_counts: dict[str, int]
 
 
+@dataclass(frozen=True)
+class DayFigures:
+    """Everything the summary and the report read from the day's rows, in one scan."""
+
+    figures: Figures
+    failed_accounts: list[str]  # Account IDs of the Failed rows, in Account ID order
+    histograms: dict[str, list[int]]  # score -> counts per bin (trends.score_histograms)
+
+
+_FINAL = "r.status IN ('Successful', 'Partial')"
+
+
+def _bin(exact: str, bins: int) -> str:
+    """The histogram bin of a score in 0..100 (see trends.score_histograms): floor(v * bins / 100)
+    as floor(floor(v * bins) / 100), exact on DECIMAL, clamped into the first and last bins."""
+    return f"least(greatest(fdiv(floor({exact} * {bins}), 100), 0), {bins} - 1)::INTEGER"
+
+
+def day_figures(con: duckdb.DuckDBPyConnection, partition: str, bins: int = 10) -> DayFigures:
+    """The day's figures, failed accounts and score histograms from one scan of its rows.
+
+    The scores are summed and binned as DECIMAL(18,10) (see `score_decimal`), counting in the
+    same scan the scores that do not fit it; only a partition holding one is read a second
+    time, in DECIMAL(38,20)."""
+    row = _day_row(con, partition, bins, fast=True)
+    if row[-1]:
+        row = _day_row(con, partition, bins, fast=False)
+    statuses, sources, total, focus, failed = row[0] or {}, row[1] or {}, row[2], row[3] or {}, row[4] or []
+    at = 5
+    score_sums: dict[str, tuple[Decimal, int]] = {}
+    histograms: dict[str, list[int]] = {}
+    for c in SCORE_COLUMNS:
+        total_sum, present, counts = row[at], row[at + 1], row[at + 2] or {}
+        at += 3
+        score_sums[c] = (Decimal(total_sum or 0), int(present))
+        histograms[c] = [int(counts.get(i, 0)) for i in range(bins)]
+    return DayFigures(
+        figures=Figures(
+            total_accounts=int(total),
+            status_counts={k: int(v) for k, v in statuses.items()},
+            accounts_called=int(sources.get("called", 0)),
+            carried_forward=int(sources.get("carried", 0)),
+            score_sums=score_sums,
+            focus_counts={k: int(v) for k, v in focus.items()},
+        ),
+        failed_accounts=list(failed),
+        histograms=histograms,
+    )
+
+
+def _day_row(con: duckdb.DuckDBPyConnection, partition: str, bins: int, fast: bool) -> tuple:
+    """One aggregate over the active accounts of the day joined to their results."""
+    parts = []
+    for c in SCORE_COLUMNS:
+        exact = f"TRY_CAST(r.{c} AS DECIMAL(18,10))" if fast else f"CAST(r.{c} AS DECIMAL(38,20))"
+        parts.append(f"sum({exact}) FILTER (WHERE {_FINAL}), count(r.{c}) FILTER (WHERE {_FINAL}), "
+                     f"histogram({_bin(exact, bins)}) FILTER (WHERE {_FINAL} AND r.{c} IS NOT NULL)")
+    odd = " OR ".join(f"NOT regexp_full_match(r.{c}, '{_FITS_18_10}')" for c in SCORE_COLUMNS)
+    sql = f"""SELECT histogram(r.status), histogram(r.source), count(*),
+                     histogram(r.primary_pillar) FILTER (WHERE {_FINAL} AND r.primary_pillar IS NOT NULL),
+                     list(r.account_id ORDER BY r.account_id) FILTER (WHERE r.status = 'Failed'),
+                     {", ".join(parts)},
+                     {f"count(*) FILTER (WHERE {_FINAL} AND ({odd}))" if fast else "0"}
+              FROM accounts a LEFT JOIN ratings r ON r.partition = a.partition AND r.account_id = a.account_id
+              WHERE a.partition = ?"""
+    result = con.execute(sql, [partition]).fetchone()
+    assert result is not None  # an aggregate without GROUP BY always has its one row
+    return result
+
+
 def figures(con: duckdb.DuckDBPyConnection, partition: str) -> Figures:
-    base = """FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
-              WHERE r.partition = ?"""
-    statuses = dict(con.execute(f"SELECT r.status, count(*) {base} GROUP BY r.status", [partition]).fetchall())
-    sources = dict(con.execute(f"SELECT r.source, count(*) {base} GROUP BY r.source", [partition]).fetchall())
-    # Exact sums: every digit the API sent is kept (score_decimal).
-    exact = score_decimal(con, partition)
-    sums_sql = ", ".join(f"sum(CAST(r.{c} AS {exact})), count(r.{c})" for c in SCORE_COLUMNS)
-    sums_row = con.execute(f"SELECT {sums_sql} {base} AND r.status IN ('Successful', 'Partial')", [partition]).fetchone()
-    score_sums = {
-        c: (Decimal(sums_row[2 * i] or 0), int(sums_row[2 * i + 1])) for i, c in enumerate(SCORE_COLUMNS)
-    }
-    focus = dict(
-        con.execute(
-            f"SELECT r.primary_pillar, count(*) {base} AND r.primary_pillar IS NOT NULL AND r.status IN ('Successful', 'Partial') GROUP BY 1",
-            [partition],
-        ).fetchall()
-    )
-    total = int(con.execute("SELECT count(*) FROM accounts WHERE partition = ?", [partition]).fetchone()[0])
-    return Figures(
-        total_accounts=total,
-        status_counts={k: int(v) for k, v in statuses.items()},
-        accounts_called=int(sources.get("called", 0)),
-        carried_forward=int(sources.get("carried", 0)),
-        score_sums=score_sums,
-        focus_counts={k: int(v) for k, v in focus.items()},
-    )
+    return day_figures(con, partition).figures
+
+
+def call_counts(con: duckdb.DuckDBPyConnection, partition: str) -> tuple[int, int]:
+    """(Failed results, accounts called) of the day's active accounts: the two figures of the
+    call-failure check, counted in one scan without the scores."""
+    row = con.execute(
+        """SELECT count(*) FILTER (WHERE r.status = 'Failed'), count(*) FILTER (WHERE r.source = 'called')
+           FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
+           WHERE r.partition = ?""",
+        [partition],
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 def failed_accounts(con: duckdb.DuckDBPyConnection, partition: str) -> list[str]:
-    rows = con.execute(
-        """SELECT r.account_id FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
-           WHERE r.partition = ? AND r.status = 'Failed' ORDER BY r.account_id""",
-        [partition],
-    ).fetchall()
-    return [r[0] for r in rows]
+    return day_figures(con, partition).failed_accounts
 
 
 def latest_run(con: duckdb.DuckDBPyConnection, partition: str) -> dict | None:

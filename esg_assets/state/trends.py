@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from dagster_pandas import PandasColumn
 
-from esg_assets.state.report_queries import SCORE_COLUMNS, score_decimal
+from esg_assets.state.report_queries import day_figures
 from esg_assets.storage.names import parse_partition
 
 
@@ -37,26 +37,8 @@ def score_histograms(con: duckdb.DuckDBPyConnection, partition: str, bins: int =
     """
     if bins < 1:
         raise ValueError(f"bins must be at least 1, got {bins}")
-    # floor(v * bins / 100) computed as floor(floor(v * bins) / 100): the multiplication is exact
-    # on DECIMAL, so a boundary such as 10.00 never lands in the bin below through a float.
-    sql = f"""
-        WITH present AS (
-            SELECT r.overall, r.environmental, r.social, r.governance
-            FROM ratings r JOIN accounts a ON a.partition = r.partition AND a.account_id = r.account_id
-            WHERE r.partition = ? AND r.status IN ('Successful', 'Partial')
-        ), scores AS (
-            UNPIVOT present ON {", ".join(SCORE_COLUMNS)} INTO NAME score VALUE value
-        )
-        SELECT score,
-               least(greatest(fdiv(floor(CAST(value AS {score_decimal(con, partition)}) * ?), 100), 0), ? - 1)::INTEGER AS bin,
-               count(*) AS n
-        FROM scores
-        GROUP BY ALL
-    """
-    counts = {column: [0] * bins for column in SCORE_COLUMNS}
-    for score, bin_index, n in con.execute(sql, [partition, bins, bins]).fetchall():
-        counts[score][int(bin_index)] += int(n)
-    return counts
+    # Computed with the day's other figures, in the same scan (report_queries.day_figures).
+    return day_figures(con, partition, bins).histograms
 
 
 HISTORY_COLUMNS = (

@@ -175,3 +175,31 @@ def test_plain_scores_use_the_fast_exact_type(con: duckdb.DuckDBPyConnection) ->
     sums = figures(con, DAY).score_sums
     assert sums["overall"] == (Decimal("144.909999"), 2)
     assert sums["governance"] == (Decimal("99.9999999999"), 1)
+
+
+def test_the_day_read_once_gives_what_the_separate_reads_gave(con: duckdb.DuckDBPyConnection) -> None:
+    """day_figures (the summary's and the report's one scan) against hand counts: statuses,
+    sources, exact sums over Successful and Partial rows only, histograms, the Failed accounts
+    in ID order, inactive results left out; and the check's own counts agree with it."""
+    from decimal import Decimal
+
+    from esg_assets.state.report_queries import call_counts, day_figures
+
+    add_rating(con, "ACC-3", "Failed", (None, None, None, None))
+    add_rating(con, "ACC-1", "Successful", ("72.455", "10", "20", "30"))
+    add_rating(con, "ACC-2", "Partial", ("0.5", None, "99.99", "100"))
+    add_rating(con, "ACC-0", "Failed", (None, None, None, None))
+    add_rating(con, "ACC-9", "Failed", (None, None, None, None), active=False)  # result of no active account
+    con.execute("INSERT INTO accounts VALUES (?, 'ACC-8', 'No result', '2026-01-01T00:00:00Z')", [DAY])
+    day = day_figures(con, DAY)
+    f = day.figures
+    assert f.total_accounts == 5
+    assert f.status_counts == {"Successful": 1, "Partial": 1, "Failed": 2}
+    assert (f.accounts_called, f.carried_forward) == (4, 0)
+    assert f.score_sums == {"overall": (Decimal("72.955"), 2), "environmental": (Decimal("10"), 1),
+                            "social": (Decimal("119.99"), 2), "governance": (Decimal("130"), 2)}
+    assert day.failed_accounts == ["ACC-0", "ACC-3"]
+    assert day.histograms == score_histograms(con, DAY)
+    assert day.histograms["overall"] == [1, 0, 0, 0, 0, 0, 0, 1, 0, 0]
+    assert day.histograms["governance"] == [0, 0, 0, 1, 0, 0, 0, 0, 0, 1]
+    assert call_counts(con, DAY) == (2, 4)
