@@ -3,9 +3,9 @@
 Why not `requests`/urllib3 for the GETs: at 1,000 req/s the client's own CPU per request is what
 bounds one process (docs/benchmarks.md, B3); sequential keep-alive GETs measured 0.27-0.29 x the
 CPU of requests' adapter with `http.client` alone. What requests gave for free is kept here:
-a connect and a read timeout (both ESG_API_TIMEOUT_SECONDS), TLS verified against the same trust
-(certifi's bundle, or ESG_CA_BUNDLE alone), no redirect followed (a 3xx is an answer like any
-other), no proxy or .netrc, a connection found closed by the server replaced before it is used,
+a connect and a read timeout (both ESG_API_TIMEOUT_SECONDS), TLS verified against the trust of
+`tls.upstream_context` (the system store, plus ESG_CA_BUNDLE when set), no redirect followed (a
+3xx is an answer like any other), no proxy or .netrc, a connection found closed by the server replaced before it is used,
 and every failure raised as the `requests` exception it was before (`http.failure_from_exception`
 classifies them). The whole-response deadline and the body cap stay in `http.py`/`deadline.py`.
 """
@@ -22,8 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-# The trust of `requests` with verify=True, unchanged by the switch of transport.
-_DEFAULT_CA_FILE = requests.certs.where()
+from esg_assets.resources.tls import TrustContexts
 
 
 def _failure(cls: type[requests.RequestException], message: str, url: str) -> requests.RequestException:
@@ -53,17 +52,9 @@ class Transport:
     def __init__(self, pool_size: int) -> None:
         self._pool_size = pool_size
         self._idle: dict[tuple[str, str, int, str | bool], deque[http.client.HTTPConnection]] = {}
-        self._contexts: dict[str | bool, ssl.SSLContext] = {}
+        self._contexts = TrustContexts()
         self._lock = threading.Lock()
         self._closed = False
-
-    def _context(self, verify: str | bool) -> ssl.SSLContext:
-        with self._lock:
-            context = self._contexts.get(verify)
-            if context is None:
-                cafile = verify if isinstance(verify, str) else _DEFAULT_CA_FILE
-                context = self._contexts[verify] = ssl.create_default_context(cafile=cafile)
-            return context
 
     def take(self, url: str, params: object, timeout: float, verify: str | bool) -> tuple[
             tuple[str, str, int, str | bool], http.client.HTTPConnection, str]:
@@ -90,7 +81,7 @@ class Transport:
                 return key, conn, target
             conn.close()
         if scheme == "https":
-            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._context(verify))
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=self._contexts.get(verify))
         else:
             conn = http.client.HTTPConnection(host, port, timeout=timeout)
         self.connect(conn, url)

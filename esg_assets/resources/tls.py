@@ -1,0 +1,45 @@
+"""The trust of every upstream connection, built in one place for the GET transport and the
+token POST alike.
+
+configuration.md, "Upstream": `ESG_CA_BUNDLE` is an *extra* CA bundle, the default is the
+*system store*. So the context starts from the system store (OpenSSL's default verify paths,
+which honour SSL_CERT_FILE / SSL_CERT_DIR) and adds the bundle on top, never instead of it;
+certifi's bundle (what `requests` trusts with verify=True) is not the system store and is not
+used. Certificate and hostname checks stay on; TLS 1.2 at least.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+
+
+def upstream_context(ca_bundle: str | None) -> ssl.SSLContext:
+    """A client context trusting the system store, plus `ca_bundle` (a PEM file) when given.
+
+    Built per session rather than once per process: the system store is read when the context
+    is made, so a store updated between runs is seen by the next run."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)  # system store, CERT_REQUIRED, hostnames
+    context.minimum_version = max(context.minimum_version, ssl.TLSVersion.TLSv1_2)
+    if ca_bundle:
+        context.load_verify_locations(cafile=ca_bundle)
+    return context
+
+
+class TrustContexts:
+    """The contexts of one consumer (the GET transport, the token POST's adapter), one per
+    `verify` value (`UpstreamSettings.verify`: ESG_CA_BUNDLE's path, or True for the system
+    store alone), made on first use. Not shared between consumers: urllib3 sets options on the
+    context it is handed."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[str | bool, ssl.SSLContext] = {}
+        self._lock = threading.Lock()
+
+    def get(self, verify: str | bool) -> ssl.SSLContext:
+        with self._lock:
+            context = self._contexts.get(verify)
+            if context is None:
+                bundle = verify if isinstance(verify, str) else None
+                context = self._contexts[verify] = upstream_context(bundle)
+            return context
