@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,14 @@ def load_upstream(env: Mapping[str, str] | None = None) -> UpstreamSettings:
 
 
 def _ca_bundle(e: Env) -> str | None:
+    """A file that holds no PEM certificate is refused here, in one line: the TLS context that
+    loads it (resources/tls.py) is only made at the first request."""
     path = e.raw("ESG_CA_BUNDLE")
     if path is not None and not Path(path).is_file():
         raise ConfigError(f"ESG_CA_BUNDLE names {path!r}, which is not a readable file")
+    if path is not None:
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cafile=path)
+        except (ssl.SSLError, OSError):
+            raise ConfigError(f"ESG_CA_BUNDLE names {path!r}, which holds no PEM CA certificate") from None
     return path

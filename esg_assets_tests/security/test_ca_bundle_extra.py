@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from esg_assets.resources.clients import UpstreamClients
 from esg_assets.resources.http import TlsVerificationError
+from esg_assets.settings import ConfigError, load_upstream
 from esg_assets_tests.hostile.conftest import clients
 from esg_assets_tests.hostile.server import Answer, Hostile, always
 from esg_assets_tests.security.conftest import _ca, _pem, _server
@@ -112,3 +113,15 @@ def test_a_third_ca_is_still_the_critical_tls_error(cas: dict[str, Signed], bund
                 up.esg.fetch_analysis("A1")
     assert untrusted.count("token") == 0 and untrusted.count("analysis") == 0
     assert trusted.count("token") == 1 and trusted.count("analysis") == 0
+
+
+@pytest.mark.parametrize("content", [b"not a certificate\n", b""])
+def test_a_bundle_without_a_certificate_is_one_line_at_start(tmp_path: Path, content: bytes) -> None:
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(content)
+    env = {"ESG_AUTH_TOKEN_URL": "https://127.0.0.1:9/token", "ESG_CLIENT_ID": "id", "ESG_CLIENT_SECRET": "secret",
+           "ESG_AMS_BASE_URL": "https://127.0.0.1:9/ams", "ESG_API_BASE_URL": "https://127.0.0.1:9/esg",
+           "ESG_CA_BUNDLE": str(bundle)}
+    with pytest.raises(ConfigError) as info:
+        load_upstream(env)
+    assert str(info.value) == f"ESG_CA_BUNDLE names {str(bundle)!r}, which holds no PEM CA certificate"
