@@ -25,11 +25,11 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from esg_assets_tests.alerts.conftest import SmtpServer, PagerDutyStandIn, alert_env, free_port, start_pagerduty, start_smtp
-from esg_assets_tests.conftest import ALL_ASSETS, clean_environ, fast_job_env
-from esg_assets_tests.deployment.conftest import DEPLOY_FILE, deploy_home
+from esg_assets_tests.support.alerting import SmtpServer, PagerDutyStandIn, alert_env, free_port, start_pagerduty, start_smtp
+from esg_assets_tests.support.job import ALL_ASSETS, clean_environ, fast_job_env
+from esg_assets_tests.support.deploy import DEPLOY_FILE, deploy_home
 from esg_assets_tests.deployment.hosts import BIN, Webserver, start, stop, terminate, wait_for_port, workspace
-from esg_assets_tests.postgres_server import PostgresServer
+from esg_assets_tests.support.postgres import PostgresServer
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 from esg_assets.storage.names import logical_name
