@@ -1,7 +1,6 @@
 """Fixtures shared by the suite: a job environment set in this process, a private storage
-environment, the session's moto server (S3 and KMS) with a fresh bucket and key per test; and how
-the suite is spread over pytest-xdist workers (`pytest_collection_modifyitems`). Helpers that test
-modules import live in esg_assets_tests/support/, not here."""
+environment, the session's moto server (S3 and KMS) with a fresh bucket and key per test. Helpers
+that test modules import live in esg_assets_tests/support/, not here."""
 
 from __future__ import annotations
 
@@ -18,42 +17,6 @@ from typing import Any
 import pytest
 
 from esg_assets_tests.support.s3 import S3Env, free_port, moto_command
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Keep together, on one xdist worker, the tests that share a module- or session-scoped
-    fixture of this suite (a conformance world, the UI's `dagster dev`, the PostgreSQL server):
-    the fixture then starts once, and tests that read what an earlier test of their module left
-    (module order) see it. Every other test is distributed on its own (`--dist loadgroup`)."""
-    for item in items:
-        if item.get_closest_marker("xdist_group"):
-            continue
-        group = _shared_fixture_group(item)
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
-
-
-# Session fixtures of this suite cheap enough to start once per worker (moto is up in about a
-# second, the certificates are made in milliseconds): they do not pin their users to one worker.
-_PER_WORKER_SESSION = {"moto_endpoint", "tls_files"}
-
-
-def _shared_fixture_group(item: pytest.Item) -> str | None:
-    """The group of `item`: its session fixtures' names, else the package of its package-scoped
-    fixtures, else its module if it uses a module-scoped fixture; only fixtures defined in this
-    suite count (not pytest's own)."""
-    defs = [fixturedefs[-1] for fixturedefs in getattr(item, "_fixtureinfo").name2fixturedefs.values()
-            if fixturedefs and fixturedefs[-1].baseid.startswith("esg_assets_tests")]
-    session = sorted(d.argname for d in defs if d.scope == "session" and d.argname not in _PER_WORKER_SESSION)
-    if session:
-        return "session-" + "-".join(session)
-    packages = sorted({d.baseid for d in defs if d.scope == "package"})
-    if packages:
-        return packages[0]
-    if any(d.scope in ("module", "class") for d in defs):
-        return item.nodeid.split("::")[0]
-    return None
 
 
 @pytest.fixture
