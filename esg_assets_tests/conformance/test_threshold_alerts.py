@@ -2,7 +2,7 @@
 outside: the job runs with `dagster asset materialize` (harness.py) against the independent
 upstream server (upstream.py), on a fresh DAGSTER_HOME holding the repository's dagster.yaml; a
 real `dagster-daemon run` evaluates the sensors on that home; a real SMTP server (aiosmtpd) and a
-PagerDuty stand-in (esg_assets_tests/alerts/conftest.py) receive what it sends. The scenario's worlds and
+PagerDuty stand-in (esg_assets_tests/support/alerting.py) receive what it sends. The scenario's worlds and
 observers are in threshold_scenario.py.
 
 Three partitions, run one after the other while the daemon runs:

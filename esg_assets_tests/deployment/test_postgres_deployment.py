@@ -141,7 +141,7 @@ def test_the_file_is_a_postgres_instance_with_the_4_hour_limit_and_one_run_at_a_
     queue = instance.get_concurrency_config()
     assert queue.run_queue_config is not None and queue.run_queue_config.max_concurrent_runs == 1
     assert queue.pool_config.default_pool_limit == 1
-    assert "sslmode: require" in DEPLOY_FILE.read_text()  # and the server accepts TLS only (postgres_server.py)
+    assert "sslmode: require" in DEPLOY_FILE.read_text()  # and the server accepts TLS only (support/postgres.py)
 
 
 def test_a_three_day_backfill_is_launched_through_graphql(deployment: Deployment) -> None:
