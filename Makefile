@@ -21,10 +21,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python scripts/demo.py
 
-## The whole test suite (what CI runs).
+## The whole test suite (what CI runs), spread over TEST_WORKERS pytest-xdist workers a module at a time: most tests
+## wait on subprocesses (dagster runs, daemons), so more workers than cores pay (docs/operations.md, "Tests").
+TEST_WORKERS ?= 4
 test: $(STAMP)
 	bash scripts/test_setup.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope
 
 ## The Dagster UI and daemon on 127.0.0.1:3000, with the sandbox behind them.
 ui: $(STAMP)

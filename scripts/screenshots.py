@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from esg_assets_tests.conftest import clean_environ, fast_job_env  # noqa: E402
+from esg_assets_tests.support.job import clean_environ, fast_job_env  # noqa: E402
 from esg_assets_tests.sandbox.harness import SandboxProcess  # noqa: E402
 from esg_assets_tests.ui.dagster_dev import DagsterDev  # noqa: E402
 

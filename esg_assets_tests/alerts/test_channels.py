@@ -13,9 +13,8 @@ import pytest
 from esg_assets.alerts import (
     Alert, AlertKind, AlertLedger, ChannelError, EmailChannel, PagerDutyChannel, build_channels, dispatch,
 )
-from esg_assets_tests.alerts.conftest import (
-    FAST, RECIPIENTS, ROUTING_KEY, SENDER, SMTP_PASSWORD, PagerDutyStandIn, SmtpServer,
-    alert_settings, free_port, start_smtp,
+from esg_assets_tests.support.alerting import (
+    FAST, RECIPIENTS, ROUTING_KEY, SENDER, SMTP_PASSWORD, PagerDutyStandIn, SmtpServer, alert_settings, free_port, start_smtp,
 )
 
 pytestmark = pytest.mark.integration
@@ -154,7 +153,7 @@ def test_both_channels_down_then_back_each_sent_once(
     (FAST: 3 attempts) and logged, neither is marked sent; later ticks while they are still down
     change nothing; once both are back, one delivery each, and never again (a fresh ledger
     object: a restarted daemon)."""
-    from esg_assets_tests.alerts.conftest import start_pagerduty
+    from esg_assets_tests.support.alerting import start_pagerduty
 
     smtp_port = free_port()
     pd, pd_server = start_pagerduty()

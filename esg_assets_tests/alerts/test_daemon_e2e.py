@@ -15,7 +15,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from esg_assets_tests.alerts.conftest import stop_daemon
+from esg_assets_tests.support.alerting import stop_daemon
 
 from esg_assets.sensors import ALL_SENSORS
 

@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from esg_assets_tests.alerts.conftest import stop_daemon
+from esg_assets_tests.support.alerting import stop_daemon
 
-from esg_assets_tests.conftest import ALL_ASSETS, REPO, clean_environ, fast_job_env
+from esg_assets_tests.support.job import ALL_ASSETS, REPO, clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

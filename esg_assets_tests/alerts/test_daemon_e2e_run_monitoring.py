@@ -25,8 +25,8 @@ import pytest
 import yaml
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
-from esg_assets_tests.alerts.conftest import alert_env, stop_daemon
-from esg_assets_tests.conftest import REPO, clean_environ, fast_job_env
+from esg_assets_tests.support.alerting import alert_env, stop_daemon
+from esg_assets_tests.support.job import REPO, clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 from esg_assets.jobs import DAILY_JOB_NAME, MAX_RUNTIME_SECONDS

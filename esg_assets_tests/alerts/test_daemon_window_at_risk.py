@@ -20,8 +20,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from esg_assets_tests.alerts.conftest import alert_env, stop_daemon
-from esg_assets_tests.conftest import REPO, clean_environ, fast_job_env
+from esg_assets_tests.support.alerting import alert_env, stop_daemon
+from esg_assets_tests.support.job import REPO, clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

@@ -14,7 +14,7 @@ import pytest
 
 from esg_assets.alerts import Alert, AlertKind, AlertLedger, build_channels, default_ledger_path, dispatch
 from esg_assets.settings import ConfigError
-from esg_assets_tests.alerts.conftest import FAST, PagerDutyStandIn, SmtpServer
+from esg_assets_tests.support.alerting import FAST, PagerDutyStandIn, SmtpServer
 
 ALERT = Alert(AlertKind.FAILURE_THRESHOLD, "2026-11-27", "call failure rate 8.33% of 2026-11-27 is above 5 %",
               {"call_failure_rate": 0.0833}, occurred_at=datetime(2026, 11, 27, 14, 0, tzinfo=UTC))

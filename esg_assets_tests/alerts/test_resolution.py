@@ -14,8 +14,8 @@ import pytest
 
 from esg_assets import sensors as s
 from esg_assets.alerts import AlertLedger, build_channels
-from esg_assets_tests.alerts.conftest import FAST, ROUTING_KEY
-from esg_assets_tests.conftest import fast_job_env, run_day
+from esg_assets_tests.support.alerting import FAST, ROUTING_KEY
+from esg_assets_tests.support.job import fast_job_env, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 pytestmark = pytest.mark.integration

@@ -21,7 +21,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from esg_assets import sensors as s
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.alerts import AlertLedger, build_channels
-from esg_assets_tests.alerts.conftest import FAST, PagerDutyStandIn, SmtpServer
+from esg_assets_tests.support.alerting import FAST, PagerDutyStandIn, SmtpServer
 
 pytestmark = pytest.mark.integration
 CHI = ZoneInfo("America/Chicago")

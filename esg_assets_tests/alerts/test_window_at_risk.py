@@ -20,7 +20,7 @@ from dagster._core.utils import make_new_run_id
 from esg_assets.alerts import AlertLedger, build_channels
 from esg_assets.domain.forecast import project
 from esg_assets.sensors_forecast import evaluate_window_at_risk
-from esg_assets_tests.alerts.conftest import FAST
+from esg_assets_tests.support.alerting import FAST
 
 pytestmark = pytest.mark.integration
 E = dg.DagsterEventType

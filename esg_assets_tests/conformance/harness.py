@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from esg_assets_tests.conformance.upstream import Entry, Upstream
-from esg_assets_tests.conftest import ALL_ASSETS, REPO, clean_environ
+from esg_assets_tests.support.job import ALL_ASSETS, REPO, clean_environ
 
 BIN = REPO / ".venv" / "bin"
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")

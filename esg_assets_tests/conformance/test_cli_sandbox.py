@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from esg_assets_tests.conformance.harness import BIN
-from esg_assets_tests.conftest import REPO
+from esg_assets_tests.support.job import REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -16,7 +16,7 @@ import pytest
 from esg_assets_tests.conformance import worlds as w
 from esg_assets_tests.conformance.harness import BIN, Day, assert_no_output, job_env, materialize
 from esg_assets_tests.conformance.upstream import CLIENT_SECRET, Reply, Upstream, World
-from esg_assets_tests.conftest import ALL_ASSETS, REPO
+from esg_assets_tests.support.job import ALL_ASSETS, REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from esg_assets_tests.conftest import REPO
+from esg_assets_tests.support.job import REPO
 from esg_assets_tests.ui.dagster_dev import DagsterDev
 
 BIN = Path(sys.executable).parent

@@ -11,8 +11,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from esg_assets_tests.deployment.conftest import deploy_home
-from esg_assets_tests.postgres_server import PostgresServer
+from esg_assets_tests.support.deploy import deploy_home
+from esg_assets_tests.support.postgres import PostgresServer
 
 from esg_assets.alerts import Alert, AlertKind, AlertLedger
 from esg_assets.alerts.pg_ledger import PostgresAlertLedger, open_ledger
@@ -86,10 +86,16 @@ def test_a_crashed_senders_lease_expires_and_sent_is_for_good(pg_env: str) -> No
     url = pg_env.replace("postgresql://", "postgresql+psycopg2://")
     ledger, failed = PostgresAlertLedger(url), alert(kind=AlertKind.RUN_FAILED)
     ledger.record(failed, ["email"])
-    assert len(ledger.claim("email", lease_seconds=0.5)) == 1  # the sender dies here
+    # A lease of 3 s, not less: the claim right after must fall inside it even on a loaded machine.
+    claimed_at = time.monotonic()
+    assert len(ledger.claim("email", lease_seconds=3)) == 1  # the sender dies here
     assert ledger.claim("email") == []
-    time.sleep(0.6)
-    [again] = PostgresAlertLedger(url).claim("email")  # a restarted daemon
+    restarted = PostgresAlertLedger(url)  # a restarted daemon, polling until the lease has expired
+    deadline = claimed_at + 30
+    while not (reclaimed := restarted.claim("email")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert time.monotonic() - claimed_at >= 3, "claimed again before the lease expired"
+    [again] = reclaimed
     assert again.alert == failed
     ledger.mark_failed(again.alert, "email", 2, "smtp down")
     [third] = ledger.claim("email")

@@ -25,11 +25,11 @@ import dagster as dg
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
-from esg_assets_tests.alerts.conftest import SmtpServer, PagerDutyStandIn, alert_env, free_port, start_pagerduty, start_smtp
-from esg_assets_tests.conftest import ALL_ASSETS, clean_environ, fast_job_env
-from esg_assets_tests.deployment.conftest import DEPLOY_FILE, deploy_home
+from esg_assets_tests.support.alerting import SmtpServer, PagerDutyStandIn, alert_env, free_port, start_pagerduty, start_smtp
+from esg_assets_tests.support.job import ALL_ASSETS, clean_environ, fast_job_env
+from esg_assets_tests.support.deploy import DEPLOY_FILE, deploy_home
 from esg_assets_tests.deployment.hosts import BIN, Webserver, start, stop, terminate, wait_for_port, workspace
-from esg_assets_tests.postgres_server import PostgresServer
+from esg_assets_tests.support.postgres import PostgresServer
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 from esg_assets.storage.names import logical_name
@@ -141,7 +141,7 @@ def test_the_file_is_a_postgres_instance_with_the_4_hour_limit_and_one_run_at_a_
     queue = instance.get_concurrency_config()
     assert queue.run_queue_config is not None and queue.run_queue_config.max_concurrent_runs == 1
     assert queue.pool_config.default_pool_limit == 1
-    assert "sslmode: require" in DEPLOY_FILE.read_text()  # and the server accepts TLS only (postgres_server.py)
+    assert "sslmode: require" in DEPLOY_FILE.read_text()  # and the server accepts TLS only (support/postgres.py)
 
 
 def test_a_three_day_backfill_is_launched_through_graphql(deployment: Deployment) -> None:

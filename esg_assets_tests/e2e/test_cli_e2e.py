@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from esg_assets_tests.conftest import clean_environ, ALL_ASSETS, PARTITION, REPO, fast_job_env
+from esg_assets_tests.support.job import clean_environ, ALL_ASSETS, PARTITION, REPO, fast_job_env
 from esg_assets_tests.pipeline.oracle import expected_csv, expected_row
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

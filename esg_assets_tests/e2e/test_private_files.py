@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from esg_assets_tests.conftest import clean_environ, fast_job_env
+from esg_assets_tests.support.job import clean_environ, fast_job_env
 from esg_assets_tests.e2e.test_cli_e2e import materialize
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

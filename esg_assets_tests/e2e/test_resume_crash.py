@@ -16,7 +16,7 @@ import pytest
 
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
-from esg_assets_tests.conftest import clean_environ, ALL_ASSETS, PARTITION, REPO, fast_job_env
+from esg_assets_tests.support.job import clean_environ, ALL_ASSETS, PARTITION, REPO, fast_job_env
 from esg_assets_tests.pipeline.oracle import expected_csv, expected_row
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

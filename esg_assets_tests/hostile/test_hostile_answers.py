@@ -13,7 +13,7 @@ import pytest
 from esg_assets.domain.models import ErrorKind, Status
 from esg_assets.resources.ams import AmsListIncomplete
 from esg_assets.resources.esg_api import FeedUnavailable
-from esg_assets_tests.hostile.conftest import clients
+from esg_assets_tests.support.hostile_clients import clients
 from esg_assets_tests.hostile.server import Answer, Hostile, always
 
 DEEP = b'{"account_id":"A1","analysis_date":"2026-11-20","scores":' + b'{"x":' * 10_000 + b"1" + b"}" * 10_001

@@ -14,7 +14,7 @@ from esg_assets.domain.models import ErrorKind, Status
 from esg_assets.resources.ams import AmsListIncomplete
 from esg_assets.resources.auth import AuthenticationError
 from esg_assets.resources.retry import RetryStopped
-from esg_assets_tests.hostile.conftest import clients
+from esg_assets_tests.support.hostile_clients import clients
 from esg_assets_tests.hostile.server import Answer, Hostile, always
 
 ACCOUNT = b'{"account_id":"A1","account_name":"One","status":"active","updated_at":"2026-11-01T00:00:00Z"}'
@@ -22,7 +22,9 @@ AMS_OK = always(Answer(200, b'{"data":[' + ACCOUNT + b'],"next_cursor":null}'))
 TOMORROW = formatdate(time.time() + 86400, usegmt=True)
 
 
-@pytest.mark.parametrize("retry_after", ["86400", TOMORROW, "9223372037", "9" * 400])
+# Named ids: TOMORROW is an HTTP date of the collection's second, which differs between xdist workers.
+@pytest.mark.parametrize("retry_after", ["86400", TOMORROW, "9223372037", "9" * 400],
+                         ids=["a-day-of-seconds", "tomorrow-http-date", "beyond-int64-ms", "400-digits"])
 def test_an_analysis_retry_after_above_the_ceiling_ends_the_account_at_once(retry_after: str) -> None:
     hostile = Hostile(ams=AMS_OK, analysis=always(Answer(429, b"{}", (("Retry-After", retry_after),))))
     with hostile.running(), clients(hostile) as up:

@@ -19,7 +19,7 @@ import dagster as dg
 import pytest
 
 from esg_assets.state.db import connect
-from esg_assets_tests.conftest import REPO
+from esg_assets_tests.support.job import REPO
 
 pytestmark = pytest.mark.integration
 WAIT_LINE = "state database is in use by another run; waiting for it"

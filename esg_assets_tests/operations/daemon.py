@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from esg_assets_tests.alerts.conftest import stop_daemon
-from esg_assets_tests.conftest import REPO
+from esg_assets_tests.support.alerting import stop_daemon
+from esg_assets_tests.support.job import REPO
 
 BIN = Path(sys.executable).parent
 

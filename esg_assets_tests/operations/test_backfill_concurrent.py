@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from esg_assets.jobs import DAILY_JOB_NAME, STATE_DB_POOL
-from esg_assets_tests.conftest import clean_environ, fast_job_env, read_output
+from esg_assets_tests.support.job import clean_environ, fast_job_env, read_output
 from esg_assets_tests.operations.daemon import alive, dagster, running_daemon
 from esg_assets_tests.pipeline.oracle import expected_csv, expected_row
 from esg_assets_tests.sandbox.harness import SandboxProcess

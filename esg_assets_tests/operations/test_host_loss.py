@@ -21,9 +21,9 @@ import pytest
 
 from esg_assets.jobs import DAILY_JOB_NAME, STATE_DB_POOL
 from esg_assets.run_launcher import SERVER_ID_TAG
-from esg_assets_tests.alerts.conftest import (PagerDutyStandIn, SmtpServer, alert_env, free_port, start_pagerduty,
-                                             start_smtp)
-from esg_assets_tests.conftest import clean_environ, fast_job_env
+from esg_assets_tests.support.alerting import (PagerDutyStandIn, SmtpServer, alert_env, free_port, start_pagerduty,
+                                              start_smtp)
+from esg_assets_tests.support.job import clean_environ, fast_job_env
 from esg_assets_tests.operations.daemon import alive, dagster, running_daemon, start_daemon
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

@@ -17,7 +17,7 @@ from dagster._core.launcher import WorkerStatus
 from dagster._core.storage.tags import GRPC_INFO_TAG
 
 from esg_assets.run_launcher import HostAwareRunLauncher, _alive_since
-from esg_assets_tests.alerts.conftest import free_port
+from esg_assets_tests.support.alerting import free_port
 
 LAUNCHER = {"module": "esg_assets.run_launcher", "class": "HostAwareRunLauncher"}
 

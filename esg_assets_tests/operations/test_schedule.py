@@ -50,7 +50,7 @@ def test_run_monitoring_enforces_the_window_for_every_launch_path(tmp_path) -> N
     instance-wide limit in dagster.yaml covers them."""
     import yaml
 
-    from esg_assets_tests.conftest import REPO
+    from esg_assets_tests.support.job import REPO
 
     overrides = yaml.safe_load((REPO / "dagster.yaml").read_text())
     with dg.instance_for_test(overrides=overrides) as instance:

@@ -1,25 +1,15 @@
-"""Rows for the file writers: the ratings CSV's fields, hostile names included."""
+"""Fixtures of the output tests: `load_storage()` on the private environment of `storage_env`
+(the root conftest.py, with the session's moto server and `s3_env`)."""
 
 from __future__ import annotations
 
-# The storage suite's fixtures (private storage env, moto server, S3 bucket + KMS key), reused.
-from esg_assets_tests.storage.conftest import moto_endpoint, s3_env, settings, storage_env  # noqa: F401
+from pathlib import Path
 
-HOSTILE_NAMES = (
-    '=HYPERLINK("http://evil.example","Click")', "+1-555-0100", "-2+3", "@SUM(A1:A9)", "N/A",
-    'Smith, "J" & Co', "line one\r\nline two", "Zoë 株式会社 🌿", "  padded  ", "0042", "1e5", "TRUE",
-)
+import pytest
+
+from esg_assets.settings import StorageSettings, load_storage
 
 
-def sample_rows() -> list[list[str]]:
-    """CSV fields as `rating_fields` makes them: Successful, Partial (N/A) and Failed rows."""
-    rows = []
-    for i, name in enumerate(HOSTILE_NAMES):
-        account = f"ACC-{i:07d}"
-        if i % 4 == 1:
-            rows.append([account, name, "N/A", "N/A", "N/A", "N/A", "N/A", "N/A", "N/A", "Failed"])
-        elif i % 4 == 2:
-            rows.append([account, name, "55.50", "N/A", "60.00", "0.00", "N/A", "N/A", "2026-11-19", "Partial"])
-        else:
-            rows.append([account, name, "72.46", "68.10", "100.00", "74.32", "Social", "100.00", "2026-11-26", "Successful"])
-    return rows
+@pytest.fixture
+def settings(storage_env: Path) -> StorageSettings:
+    return load_storage()

@@ -21,10 +21,10 @@ from openpyxl.utils.escape import unescape
 from esg_assets.settings import load_storage
 from esg_assets.storage import audit
 from esg_assets.storage.factory import open_store
-from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
-from esg_assets_tests.security.conftest import run_cli
+from esg_assets_tests.support.cli import run_cli
 
 pytestmark = pytest.mark.integration
 YMD = PARTITION.replace("-", "")

@@ -15,7 +15,7 @@ import pytest
 from esg_assets.outputs.parquet import ParquetWriteError, parquet_chunks
 from esg_assets.settings import StorageSettings
 from esg_assets.storage.factory import open_store
-from esg_assets_tests.outputs.conftest import sample_rows
+from esg_assets_tests.support.rows import sample_rows
 
 EXPECTED_TYPES = [
     ("account_id", "VARCHAR"), ("account_name", "VARCHAR"), ("overall_score", "DECIMAL(5,2)"),

@@ -15,11 +15,11 @@ import pytest
 from esg_assets.settings import load_storage
 from esg_assets.state.db import httpfs_extension_path
 from esg_assets.storage.factory import open_store
-from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
-from esg_assets_tests.security.conftest import run_cli
-from esg_assets_tests.storage.conftest import S3Env
+from esg_assets_tests.support.cli import run_cli
+from esg_assets_tests.support.s3 import S3Env
 
 pytestmark = pytest.mark.integration
 PREFIX = "warehouse/esg-ratings/"

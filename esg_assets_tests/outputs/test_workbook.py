@@ -14,7 +14,7 @@ from openpyxl.utils.escape import unescape
 
 from esg_assets.domain.csv_format import RATINGS_HEADER
 from esg_assets.outputs.workbook import workbook_chunks
-from esg_assets_tests.outputs.conftest import HOSTILE_NAMES, sample_rows
+from esg_assets_tests.support.rows import HOSTILE_NAMES, sample_rows
 
 TEXT_COLUMNS = (0, 1, 6, 9)
 

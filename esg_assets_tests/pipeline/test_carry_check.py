@@ -11,7 +11,7 @@ import dagster as dg
 import pytest
 
 from esg_assets.domain.plan import choose_sample
-from esg_assets_tests.conftest import fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 pytestmark = pytest.mark.integration

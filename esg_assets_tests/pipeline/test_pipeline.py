@@ -11,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import expected_csv, expected_row, parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

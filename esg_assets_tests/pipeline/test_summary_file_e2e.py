@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from esg_assets.domain.summary import Summary
-from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.test_pipeline import SCENARIOS
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

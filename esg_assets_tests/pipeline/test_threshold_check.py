@@ -10,7 +10,7 @@ import pytest
 
 from esg_assets.names import threshold_exceeded
 from esg_assets.domain.summary import call_failure_rate
-from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

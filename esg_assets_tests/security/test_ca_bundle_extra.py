@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives import serialization
 from esg_assets.resources.clients import UpstreamClients
 from esg_assets.resources.http import TlsVerificationError
 from esg_assets.settings import ConfigError, load_upstream
-from esg_assets_tests.hostile.conftest import clients
+from esg_assets_tests.support.hostile_clients import clients
 from esg_assets_tests.hostile.server import Answer, Hostile, always
-from esg_assets_tests.security.conftest import _ca, _pem, _server
+from esg_assets_tests.support.tls import make_ca as _ca, make_server_cert as _server, pem as _pem
 from esg_assets_tests.security.test_tls_critical import ANALYSIS
 
 

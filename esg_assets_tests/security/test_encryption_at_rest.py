@@ -15,9 +15,9 @@ import pytest
 
 from esg_assets.state.db import connect
 from esg_assets.storage.crypto import derive_key
-from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess
-from esg_assets_tests.security.conftest import run_cli
+from esg_assets_tests.support.cli import run_cli
 
 pytestmark = pytest.mark.integration
 

@@ -18,9 +18,9 @@ from esg_assets.state.db import connect
 from esg_assets.storage import audit, logical_name, open_store
 from esg_assets import key_rotation as rotation
 from esg_assets.storage.errors import StoreIntegrityError
-from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess
-from esg_assets_tests.security.conftest import run_cli
+from esg_assets_tests.support.cli import run_cli
 
 NEXT_DAY = "2026-11-21"
 

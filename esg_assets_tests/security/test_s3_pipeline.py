@@ -10,10 +10,10 @@ import dagster as dg
 import pytest
 
 from esg_assets.storage.names import is_logical_name
-from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess
-from esg_assets_tests.security.conftest import run_cli
-from esg_assets_tests.storage.conftest import S3Env
+from esg_assets_tests.support.cli import run_cli
+from esg_assets_tests.support.s3 import S3Env
 
 pytestmark = pytest.mark.integration
 

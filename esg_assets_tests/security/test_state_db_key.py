@@ -16,7 +16,7 @@ from dagster._serdes import serialize_value
 from esg_assets.state.db import connect
 from esg_assets.storage.crypto import derive_key
 from esg_assets.key_rotation import _copy_state_db
-from esg_assets_tests.conftest import PARTITION, fast_job_env, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess
 from esg_assets_tests.security.test_secrets_scan import files_under
 

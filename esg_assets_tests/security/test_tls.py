@@ -10,9 +10,10 @@ import dagster as dg
 import pytest
 import requests
 
-from esg_assets_tests.conftest import PARTITION, fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import PARTITION, fast_job_env, read_output, run_day
 from esg_assets_tests.sandbox.harness import SandboxProcess
-from esg_assets_tests.security.conftest import TlsFiles, step_failure_messages
+from esg_assets_tests.support.tls import TlsFiles
+from esg_assets_tests.support.cli import step_failure_messages
 
 pytestmark = pytest.mark.integration
 

@@ -12,10 +12,11 @@ import dagster as dg
 import pytest
 
 from esg_assets.resources.http import TlsVerificationError
-from esg_assets_tests.conftest import fast_job_env, run_day
-from esg_assets_tests.hostile.conftest import clients
+from esg_assets_tests.support.job import fast_job_env, run_day
+from esg_assets_tests.support.hostile_clients import clients
 from esg_assets_tests.hostile.server import Answer, Hostile, always
-from esg_assets_tests.security.conftest import TlsFiles, step_failure_messages
+from esg_assets_tests.support.tls import TlsFiles
+from esg_assets_tests.support.cli import step_failure_messages
 from esg_assets_tests.security.test_tls import no_output
 
 ACCOUNTS = (b'{"data":[{"account_id":"A1","account_name":"One","status":"active",'

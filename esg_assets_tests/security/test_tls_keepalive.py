@@ -10,7 +10,7 @@ import requests
 
 from esg_assets.resources.http import make_session, send_get
 from esg_assets_tests.resources.test_transport import serving
-from esg_assets_tests.security.conftest import TlsFiles
+from esg_assets_tests.support.tls import TlsFiles
 
 
 def _server_context(tls_files: TlsFiles) -> ssl.SSLContext:

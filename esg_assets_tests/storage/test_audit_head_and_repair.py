@@ -12,7 +12,7 @@ import pytest
 from esg_assets.storage import audit
 from esg_assets.storage.audit_repair import repair
 from esg_assets.storage.errors import AuditError
-from esg_assets_tests.security.conftest import run_cli
+from esg_assets_tests.support.cli import run_cli
 from esg_assets_tests.storage.test_audit import _fill
 
 

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from esg_assets.storage.local import SUFFIX
-from esg_assets_tests.conftest import fast_job_env, read_output, run_day
+from esg_assets_tests.support.job import fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.test_critical_failures import step_failure_messages
 from esg_assets_tests.sandbox.harness import SandboxProcess
 

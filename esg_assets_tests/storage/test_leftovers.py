@@ -13,7 +13,7 @@ import pytest
 
 from esg_assets.settings import load_storage
 from esg_assets.storage import logical_name, open_store
-from esg_assets_tests.security.conftest import run_cli
+from esg_assets_tests.support.cli import run_cli
 
 NAME = logical_name("2026-11-27", "ratings")
 

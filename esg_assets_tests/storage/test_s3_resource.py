@@ -13,7 +13,7 @@ from esg_assets.settings import load_storage
 from esg_assets.storage import logical_name
 from esg_assets.storage.s3 import S3Store
 
-from .conftest import S3Env
+from esg_assets_tests.support.s3 import S3Env
 
 pytestmark = pytest.mark.integration
 SUMMARY = logical_name("2026-11-27", "summary")

@@ -13,7 +13,7 @@ from esg_assets.storage import StoreAccessRefused, StoreNotFoundError, logical_n
 from esg_assets.storage import audit
 from esg_assets.storage.s3 import PART_SIZE, S3Store
 
-from .conftest import S3Env
+from esg_assets_tests.support.s3 import S3Env
 
 pytestmark = pytest.mark.integration
 

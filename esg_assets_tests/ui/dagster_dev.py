@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from esg_assets_tests.conftest import REPO
+from esg_assets_tests.support.job import REPO
 
 BIN = Path(sys.executable).parent
 _WRAPPER = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "

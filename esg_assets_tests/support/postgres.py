@@ -45,10 +45,10 @@ def _certificate(cert: Path, key: Path) -> None:
     it does not verify)."""
     from cryptography.hazmat.primitives import serialization
 
-    from esg_assets_tests.security.conftest import _ca, _pem, _server
+    from esg_assets_tests.support.tls import make_ca, make_server_cert, pem
 
-    server_key, server = _server(*_ca("ESG test CA"))
-    cert.write_bytes(_pem(server))
+    server_key, server = make_server_cert(*make_ca("ESG test CA"))
+    cert.write_bytes(pem(server))
     key.write_bytes(server_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                              serialization.NoEncryption()))
     key.chmod(0o600)
