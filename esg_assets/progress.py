@@ -20,7 +20,7 @@ from pathlib import Path
 import dagster as dg
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
 
-from esg_assets.domain.forecast import REPORT_EVERY_SECONDS, Forecast, at_risk, project, window_end
+from esg_assets.domain.forecast import Forecast, ReportSchedule, at_risk, project, window_end
 from esg_assets.observability import JobLog, write_textfile
 
 PROGRESS_METRICS_FILE = "esg_ratings_progress.prom"
@@ -49,20 +49,20 @@ def progress_text(partition: str, forecast: Forecast, run_start: datetime) -> st
 
 class ProgressReporter:
     """Called with the number of results received, as often as the fetch loop likes; reports
-    at most every REPORT_EVERY_SECONDS (and always the first time and at the end)."""
+    when the schedule says (at the latest every REPORT_EVERY_SECONDS), the first time and at
+    the end."""
 
     def __init__(self, context: dg.AssetExecutionContext, log: JobLog, metrics_dir: Path, *, to_call: int,
-                 configured_rate: float, run_start: datetime, every: float = REPORT_EVERY_SECONDS) -> None:
+                 configured_rate: float, run_start: datetime, schedule: ReportSchedule | None = None) -> None:
         self._context, self._log, self._metrics_dir = context, log, metrics_dir
-        self._to_call, self._rate, self._run_start, self._every = to_call, configured_rate, run_start, every
+        self._to_call, self._rate, self._run_start = to_call, configured_rate, run_start
+        self._schedule = schedule or ReportSchedule()
         self._started = time.monotonic()
-        self._last: float | None = None
 
     def __call__(self, done: int, final: bool = False) -> None:
         now = time.monotonic()
-        if not final and self._last is not None and now - self._last < self._every:
+        if not self._schedule.due(now) and not final:
             return
-        self._last = now
         forecast = project(done, max(self._to_call - done, 0), now - self._started, self._rate, datetime.now(UTC))
         figures = {**forecast.metadata(), "window_end": window_end(self._run_start).isoformat(),
                    "window_at_risk": at_risk(forecast.projected_end, self._run_start)}

@@ -9,6 +9,27 @@ from datetime import datetime, timedelta
 
 WINDOW = timedelta(hours=4)  # a run's window: its start + 4 h (05:00 -> 09:00 Chicago)
 REPORT_EVERY_SECONDS = 5.0  # the job reports at least this often while it calls
+# Aimed at, on a fixed grid: the fetch loop ticks every <= 0.5 s and a tick may come late under
+# load, so aiming at the promise itself would overshoot it on every report.
+REPORT_AIM_SECONDS = REPORT_EVERY_SECONDS - 1.0
+
+
+class ReportSchedule:
+    """When the next forecast is due. Due times lie on a grid REPORT_AIM_SECONDS apart from the
+    first report, so a late tick delays one report, never the ones after it; after a stall longer
+    than one step the grid restarts from the late report (no burst of catch-up reports)."""
+
+    def __init__(self, every: float = REPORT_AIM_SECONDS) -> None:
+        self._every = every
+        self._due: float | None = None
+
+    def due(self, now: float) -> bool:
+        """True when a report is due at monotonic time `now` (and then schedules the next)."""
+        if self._due is not None and now < self._due:
+            return False
+        on_grid = self._due is not None and now - self._due < self._every
+        self._due = (self._due if on_grid else now) + self._every  # type: ignore[operator]
+        return True
 
 
 @dataclass(frozen=True)
