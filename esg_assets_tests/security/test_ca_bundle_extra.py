@@ -6,55 +6,29 @@ real TLS loopback server (the hostile upstream) with a certificate made by `cryp
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from esg_assets.resources.clients import UpstreamClients
 from esg_assets.resources.http import TlsVerificationError
 from esg_assets.settings import ConfigError, load_upstream
 from esg_assets_tests.support.hostile_clients import clients
 from esg_assets_tests.hostile.server import Answer, Hostile, always
-from esg_assets_tests.support.tls import make_ca as _ca, make_server_cert as _server, pem as _pem
+from esg_assets_tests.support.tls import Signed, signed_cas, use_as_system_store
 from esg_assets_tests.security.test_tls_critical import ANALYSIS
-
-
-@dataclass(frozen=True)
-class Signed:
-    ca: Path  # the CA's PEM
-    cert: Path  # a server certificate for 127.0.0.1 signed by it
-    key: Path
 
 
 @pytest.fixture(scope="module")
 def cas(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Signed]:
-    base = tmp_path_factory.mktemp("three-cas")
-    out: dict[str, Signed] = {}
-    for name in ("ca1", "ca2", "ca3"):
-        ca_key, ca = _ca(f"ESG {name} test CA")
-        key, cert = _server(ca_key, ca)
-        signed = Signed(base / f"{name}.pem", base / f"{name}-server.pem", base / f"{name}-server.key")
-        signed.ca.write_bytes(_pem(ca))
-        signed.cert.write_bytes(_pem(cert))
-        signed.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                 serialization.NoEncryption()))
-        out[name] = signed
-    return out
+    return signed_cas(tmp_path_factory.mktemp("three-cas"))
 
 
 @pytest.fixture
 def system_store_ca1(cas: dict[str, Signed], monkeypatch: pytest.MonkeyPatch) -> None:
-    """The "system store" is CA1 alone; and that this is what the stdlib's default context trusts."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(cas["ca1"].ca))
-    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    assert ssl.get_default_verify_paths().cafile == str(cas["ca1"].ca)
-    assert [c["subject"] for c in ssl.create_default_context().get_ca_certs()] == [
-        ((("commonName", "ESG ca1 test CA"),),)]
+    use_as_system_store(cas["ca1"], monkeypatch)
 
 
 def _upstream(signed: Signed) -> Hostile:

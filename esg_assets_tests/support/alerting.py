@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import ssl
 import subprocess
 import threading
 from dataclasses import dataclass, field
@@ -75,11 +76,14 @@ class SmtpServer:
     controller: Controller
 
 
-def start_smtp(port: int, *, with_auth: bool = False) -> SmtpServer:
+def start_smtp(port: int, *, with_auth: bool = False, tls: ssl.SSLContext | None = None) -> SmtpServer:
     """Without `with_auth` the server does not offer AUTH at all, so a client that called
-    login() would fail: delivery itself proves no login was attempted."""
+    login() would fail: delivery itself proves no login was attempted. With `tls` (a server
+    context) it offers STARTTLS and accepts no mail before it."""
     sink = SmtpSink()
-    extra = {"authenticator": sink.authenticate, "auth_require_tls": False} if with_auth else {}
+    extra: dict[str, object] = {"authenticator": sink.authenticate, "auth_require_tls": False} if with_auth else {}
+    if tls is not None:
+        extra |= {"tls_context": tls, "require_starttls": True}
     controller = Controller(sink, hostname="127.0.0.1", port=port, **extra)
     controller.start()
     return SmtpServer(port, sink, controller)
@@ -92,14 +96,16 @@ class PagerDutyStandIn:
     port: int
     events: list[dict] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v2/enqueue"
+        return f"{self.scheme}://127.0.0.1:{self.port}/v2/enqueue"
 
 
-def start_pagerduty(port: int = 0) -> tuple[PagerDutyStandIn, ThreadingHTTPServer]:
-    state = PagerDutyStandIn(port)
+def start_pagerduty(port: int = 0, *, tls: ssl.SSLContext | None = None) -> tuple[PagerDutyStandIn, ThreadingHTTPServer]:
+    """The stand-in, over HTTPS when `tls` (a server context) is given."""
+    state = PagerDutyStandIn(port, scheme="https" if tls else "http")
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - http.server hook
@@ -123,6 +129,8 @@ def start_pagerduty(port: int = 0) -> tuple[PagerDutyStandIn, ThreadingHTTPServe
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     state.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return state, server
