@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from esg_assets.alerts.model import Alert, Channel, ChannelError
+from esg_assets.resources.tls import upstream_context
 from esg_assets.settings import AlertSettings, is_loopback_host
 
 IMPLICIT_TLS_PORT = 465
@@ -57,10 +58,8 @@ class EmailChannel(Channel):
         return msg
 
     def _tls_context(self) -> ssl.SSLContext:
-        # Certificate verification stays on; ESG_CA_BUNDLE may add the firm's CA.
-        if isinstance(self._verify, str):
-            return ssl.create_default_context(cafile=self._verify)
-        return ssl.create_default_context()
+        # The upstreams' trust: the system store, plus ESG_CA_BUNDLE on top (never instead).
+        return upstream_context(self._verify if isinstance(self._verify, str) else None)
 
     def _connect(self) -> smtplib.SMTP:
         s = self._settings

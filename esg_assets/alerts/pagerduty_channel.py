@@ -1,5 +1,6 @@
 """PagerDuty channel: Events API v2 `trigger` events (and `resolve` events for a recovered day),
-POSTed with `requests`.
+POSTed with `requests`, trusting what the upstream clients trust (`resources/tls.py`: the system
+store, plus ESG_CA_BUNDLE), not requests' certifi bundle.
 
 The dedup key `esg-ratings/<partition>/<kind>` makes PagerDuty fold a resend of the same incident
 into the open one, a second line of defence behind the ledger. The routing key travels only in
@@ -15,6 +16,7 @@ import requests
 
 from esg_assets.clock import utc_text
 from esg_assets.alerts.model import SOURCE, Alert, AlertKind, Channel, ChannelError
+from esg_assets.resources.tls import TrustAdapter
 from esg_assets.settings import AlertSettings
 
 DEFAULT_TIMEOUT = (5.0, 10.0)  # (connect, read) seconds
@@ -59,7 +61,6 @@ class PagerDutyChannel(Channel):
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         verify: str | bool = True,
-        session: requests.Session | None = None,
     ):
         if not settings.pagerduty_enabled:
             raise ValueError("the PagerDuty channel needs ESG_PAGERDUTY_ROUTING_KEY")
@@ -67,7 +68,6 @@ class PagerDutyChannel(Channel):
         self._key = settings.pagerduty_routing_key
         self._timeout = timeout
         self._verify = verify
-        self._session = session
 
     def send(self, alert: Alert) -> None:
         """Deliver one alert; a `resolved` one is a resolve per kind (resending one that got
@@ -79,9 +79,11 @@ class PagerDutyChannel(Channel):
         self._post(event_body(alert, self._key.value))
 
     def _post(self, body: dict[str, Any]) -> None:
-        poster = self._session or requests
         try:
-            resp = poster.post(self._url, json=body, timeout=self._timeout, verify=self._verify)
+            # What requests.post does (a session per call, no retries), with the project's trust.
+            with requests.Session() as session:
+                session.mount("https://", TrustAdapter())
+                resp = session.post(self._url, json=body, timeout=self._timeout, verify=self._verify)
         except requests.RequestException as err:
             # requests' messages hold the URL (no secret: the key is in the body), not the body.
             raise ChannelError(f"PagerDuty {self._url}: {type(err).__name__}") from None

@@ -14,12 +14,11 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
 from esg_assets.domain.models import AttemptFailure, ErrorKind
 from esg_assets.resources.deadline import POOL_CLASSES, past_deadline, watch, whole_response
-from esg_assets.resources.tls import TrustContexts
+from esg_assets.resources.tls import TrustAdapter
 from esg_assets.resources.transport import Transport
 
 USER_AGENT = "esg-ratings-batch/0.1"
@@ -76,32 +75,13 @@ def response_deadline(timeout: float) -> float:
     return time.monotonic() + 2 * timeout
 
 
-class _DeadlineAdapter(HTTPAdapter):
+class _DeadlineAdapter(TrustAdapter):
     """requests' adapter whose connections honour `deadline.whole_response` and verify TLS
-    against `tls.upstream_context` (the system store, plus ESG_CA_BUNDLE), as the GETs do,
-    instead of requests' own trust (certifi's bundle, or the bundle alone)."""
-
-    def __init__(self, **kwargs: object) -> None:
-        self._trust = TrustContexts()
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    as the GETs do (`tls.TrustAdapter`)."""
 
     def init_poolmanager(self, *args: object, **kwargs: object) -> None:
         super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
         self.poolmanager.pool_classes_by_scheme = POOL_CLASSES
-
-    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: str | bool,
-                                             cert: object = None) -> tuple[dict, dict]:
-        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)  # type: ignore[arg-type]
-        pool_kwargs.pop("ca_certs", None)
-        pool_kwargs.pop("ca_cert_dir", None)
-        pool_kwargs["ssl_context"] = self._trust.get(verify)
-        return host_params, pool_kwargs
-
-    def cert_verify(self, conn: object, url: str, verify: str | bool, cert: object) -> None:
-        """requests would load its bundle into the context on every connection: the context
-        already holds the whole trust, so no file is named to urllib3 here."""
-        super().cert_verify(conn, url, verify, cert)  # type: ignore[arg-type]
-        conn.ca_certs = conn.ca_cert_dir = None  # type: ignore[attr-defined]
 
 
 class HttpSession(requests.Session):

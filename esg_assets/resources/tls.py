@@ -1,5 +1,5 @@
-"""The trust of every upstream connection, built in one place for the GET transport and the
-token POST alike.
+"""The trust of every outgoing TLS connection, built in one place for the GET transport, the
+token POST and the alert channels (SMTP, PagerDuty) alike.
 
 configuration.md, "Upstream": `ESG_CA_BUNDLE` is an *extra* CA bundle, the default is the
 *system store*. So the context starts from the system store (OpenSSL's default verify paths,
@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import ssl
 import threading
+
+import requests
+from requests.adapters import HTTPAdapter
 
 
 def upstream_context(ca_bundle: str | None) -> ssl.SSLContext:
@@ -43,3 +46,26 @@ class TrustContexts:
                 bundle = verify if isinstance(verify, str) else None
                 context = self._contexts[verify] = upstream_context(bundle)
             return context
+
+
+class TrustAdapter(HTTPAdapter):
+    """requests' adapter verifying TLS against `upstream_context` (the system store, plus
+    ESG_CA_BUNDLE) instead of requests' own trust (certifi's bundle, or the bundle alone)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        self._trust = TrustContexts()
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def build_connection_pool_key_attributes(self, request: requests.PreparedRequest, verify: str | bool,
+                                             cert: object = None) -> tuple[dict, dict]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)  # type: ignore[arg-type]
+        pool_kwargs.pop("ca_certs", None)
+        pool_kwargs.pop("ca_cert_dir", None)
+        pool_kwargs["ssl_context"] = self._trust.get(verify)
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: object, url: str, verify: str | bool, cert: object) -> None:
+        """requests would load its bundle into the context on every connection: the context
+        already holds the whole trust, so no file is named to urllib3 here."""
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[arg-type]
+        conn.ca_certs = conn.ca_cert_dir = None  # type: ignore[attr-defined]
