@@ -24,7 +24,7 @@ from esg_assets_tests.support.alerting import alert_env, stop_daemon
 from esg_assets_tests.support.job import REPO, clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
-pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.cadence]  # run alone: see the Makefile
 BIN = Path(sys.executable).parent
 PARTITION = "2026-11-21"
 S = dg.DagsterRunStatus
