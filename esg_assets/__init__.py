@@ -1,6 +1,10 @@
 """ESG ratings batch job: a daily-partitioned Dagster asset graph.
 
 `dagster ... -m esg_assets` loads the definitions through this package; importing it does no I/O.
+`defs` is loaded on first use (PEP 562 `__getattr__`, listed by `__dir__`, which is how Dagster's
+module loader finds a `Definitions` object): a process that never asks for it (`esg-ratings files
+get`, the sandbox, a test's spawned child) does not import Dagster and the definitions, which cost
+about 2.4 CPU-s and 150 MB before it does anything (docs/operations.md, "Tests").
 
 It does set the process's umask to 077: every process of the job imports this package first (the
 `dagster` CLI, the daemon, the webserver's code server, each run worker, `esg-ratings`), and
@@ -13,6 +17,17 @@ import os
 
 os.umask(0o077)
 
-from esg_assets.definitions import defs  # noqa: E402 - after the umask, before anything writes
-
 __all__ = ["defs"]
+
+
+def __getattr__(name: str) -> object:
+    """`esg_assets.defs`, imported the first time it is asked for."""
+    if name == "defs":
+        from esg_assets.definitions import defs
+        return defs
+    raise AttributeError(name)
+
+
+def __dir__() -> list[str]:
+    """The module's names with `defs`, so Dagster's loader (which walks `dir(module)`) finds it."""
+    return sorted([*globals(), "defs"])

@@ -29,3 +29,18 @@ def test_workspace_and_module_entry_points_validate_with_the_dagster_cli() -> No
         done = subprocess.run([str(dagster), "definitions", "validate", *target], cwd=repo,
                               capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_the_package_loads_its_definitions_only_when_asked() -> None:
+    """`esg-ratings files get`, the sandbox and spawned children import `esg_assets` without Dagster
+    (2.4 CPU-s each otherwise); `esg_assets.defs` and `dir(esg_assets)` still give the loader its
+    `Definitions` (the `-m esg_assets` case of the test above runs the real loader)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys, esg_assets, esg_assets.cli, esg_assets.cli.files, esg_assets.sandbox.server; "
+             "print('dagster' in sys.modules, 'defs' in dir(esg_assets)); "
+             "from esg_assets import defs; import dagster as dg; print(isinstance(defs, dg.Definitions))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "True", "True"]

@@ -22,19 +22,12 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-# Runs `esg_assets.cli.sandbox` without executing esg_assets/__init__.py (the Dagster definitions).
-_BOOTSTRAP = (
-    "import sys, types; pkg = types.ModuleType('esg_assets'); pkg.__path__ = [sys.argv.pop(1)]; "
-    "sys.modules['esg_assets'] = pkg; from esg_assets.cli.sandbox import main; "
-    "sys.exit(main(sys.argv[1:]))"
-)
-PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
 def start_server(extra: list[str], workdir: str) -> tuple[subprocess.Popen[bytes], int]:
     ready = Path(workdir) / "port"
     out = open(Path(workdir) / "sandbox.out", "wb")  # noqa: SIM115 - lives as long as the child
-    cmd = [sys.executable, "-c", _BOOTSTRAP, str(PACKAGE_DIR), "serve", "--port", "0",
+    cmd = [sys.executable, "-m", "esg_assets.cli", "sandbox", "serve", "--port", "0",
            "--ready-file", str(ready), *extra]
     proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     deadline = time.monotonic() + 30

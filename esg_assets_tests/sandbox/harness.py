@@ -27,14 +27,6 @@ from typing import Any
 
 import requests
 
-import esg_assets_tests
-
-PACKAGE_DIR = Path(esg_assets_tests.__file__).resolve().parent.parent / "esg_assets"
-_BOOTSTRAP = (
-    "import sys, types; pkg = types.ModuleType('esg_assets'); pkg.__path__ = [sys.argv.pop(1)]; "
-    "sys.modules['esg_assets'] = pkg; from esg_assets.cli.sandbox import main; "
-    "sys.exit(main(sys.argv[1:]))"
-)
 
 
 class SandboxProcess:
@@ -63,7 +55,7 @@ class SandboxProcess:
 
     # --- lifecycle ------------------------------------------------------------------------
     def command(self, ready_file: Path) -> list[str]:
-        cmd = [sys.executable, "-c", _BOOTSTRAP, str(PACKAGE_DIR), "serve", "--ready-file", str(ready_file)]
+        cmd = [sys.executable, "-m", "esg_assets.cli", "sandbox", "serve", "--ready-file", str(ready_file)]
         for key, value in self.options.items():
             flag = "--" + key.replace("_", "-")
             if value is True:
