@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 
 .PHONY: demo test ui bench install clean
 
+# --no-compile: pip would byte-compile every installed module (about half the install's CPU); Python
+# compiles, and caches, only the modules a process imports, the first time it imports them.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
