@@ -1,17 +1,12 @@
-"""A 6-day job backfill through a real daemon whose run queue allows several runs at once
+"""A 14-day job backfill through a real daemon whose run queue allows several runs at once
 (`max_concurrent_runs: 4`) never meets DuckDB's "Could not set lock": the pool `esg_state_db`
 (production dagster.yaml; its limit stored by the run coordinator when the first run is
 submitted, `run_queue.py`) keeps the runs that need the state database one at a time, however
 many the queue would start, also at the daemon's very first pass over a fresh instance.
 
 Launch path: `dagster job backfill -j esg_daily_job --partitions ... --noprompt`, which submits
-all its runs to the queue at once (an asset backfill hands the queue one day at a time, so it
-never puts more than one run there). Tiny worlds (6 accounts) keep each run to a few seconds.
-
-Six days, two more than the queue's limit: at the first pass the queue alone would start four
-runs at once, and after the first run ends it still has more runs waiting (5) than free places
-(4); every further day repeats the same hand-over at about 10 s of run start-up each (the
-module's former 14 days took 141 s for the same checks)."""
+all 14 runs to the queue at once (an asset backfill hands the queue one day at a time, so it
+never puts more than one run there). Tiny worlds (6 accounts) keep each run to a few seconds."""
 
 from __future__ import annotations
 
@@ -30,8 +25,8 @@ from esg_assets_tests.pipeline.oracle import expected_csv, expected_row
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+DAYS = [f"2026-11-{d:02d}" for d in range(1, 15)]
 MAX_CONCURRENT_RUNS = 4
-DAYS = [f"2026-11-{d:02d}" for d in range(1, MAX_CONCURRENT_RUNS + 3)]
 S = dg.DagsterRunStatus
 LOCK_ERROR = "Could not set lock"
 
@@ -50,7 +45,7 @@ def captured_output(home: Path) -> str:
                      if p.is_file() and p.suffix in (".out", ".err"))
 
 
-def test_a_6_day_job_backfill_with_4_concurrent_runs_runs_one_at_a_time(tmp_path: Path, apply_env) -> None:
+def test_a_14_day_job_backfill_with_4_concurrent_runs_runs_one_at_a_time(tmp_path: Path, apply_env) -> None:
     home = tmp_path / "home"
     with SandboxProcess(accounts=6, seed=71, today=DAYS[-1]) as sb:
         env = clean_environ(**fast_job_env(home, sb.env()))
