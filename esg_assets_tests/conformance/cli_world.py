@@ -36,10 +36,12 @@ DAY_ROWS = [
     "CLI-005,Brightwater Holdings,77.78,70.00,80.00,90.00,Governance,90.00,2026-11-23,Successful",
     "CLI-006,Zephyrine Charitable Foundation,12.35,1.00,2.00,3.00,Environmental,1.00,2026-11-23,Successful",
 ]
-# The targeted rerun re-asks CLI-001 (Successful) and CLI-003 (Failed); both answer anew.
+# The targeted rerun re-asks CLI-001 (Successful: new scores), CLI-003 (Failed: now Successful)
+# and CLI-005 (Successful: now a final 404, so Failed).
 RERUN_ROWS = {
     "CLI-001": "CLI-001,Quillfeather Pension Trust,90.01,80.00,70.00,60.00,Environmental,80.00,2026-11-23,Successful",
     "CLI-003": "CLI-003,Ostrander Family Office,55.56,44.44,33.34,22.23,Governance,22.23,2026-11-23,Successful",
+    "CLI-005": f"CLI-005,Brightwater Holdings,{NA7},Failed",
 }
 
 
@@ -59,6 +61,7 @@ def rerun_world() -> World:
     world = the_world()
     world.analyses["CLI-001"] = [w.ok("CLI-001", "90.005", "80", "70", "60", "Environmental", "80", DAY)]
     world.analyses["CLI-003"] = [w.ok("CLI-003", "55.555", "44.444", "33.335", "22.225", "Governance", "22.225", DAY)]
+    world.analyses["CLI-005"] = [Reply(404, '{"error": "not_covered"}')]
     return world
 
 

@@ -60,7 +60,8 @@ def refused_rerun(day: Day, server: Upstream, env: dict[str, str], tmp_path_fact
 
 @pytest.fixture(scope="module")
 def rerun(refused_rerun: Refused, server: Upstream, env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Rerun:
-    """The rerun of CLI-001 (Successful) and CLI-003 (Failed), which both answer anew: it changes
-    the day's files, so the tests that read it come last in their module."""
+    """The rerun of CLI-001 and CLI-005 (Successful) and CLI-003 (Failed), which all answer anew
+    (cli_world.RERUN_ROWS): it changes the day's files, so the tests that read it come last in
+    their module."""
     server.set_world(rerun_world())
-    return rerun_day(server, env, tmp_path_factory.mktemp("rerun"), "CLI-001", "CLI-003")
+    return rerun_day(server, env, tmp_path_factory.mktemp("rerun"), "CLI-001", "CLI-003", "CLI-005")

@@ -266,21 +266,26 @@ def test_rerun_of_a_day_never_run_is_refused_before_any_call(day: Day, server: U
 def test_rerun_recalls_exactly_the_named_accounts(rerun: Rerun) -> None:
     assert rerun.done.returncode == 0, rerun.done.stdout[-3000:] + rerun.done.stderr[-3000:]
     called = Counter(e.account_id for e in rerun.log if e.kind == "analysis")
-    assert called == {"CLI-001": 1, "CLI-003": 1}
+    assert called == {"CLI-001": 1, "CLI-003": 1, "CLI-005": 1}  # a final 404 is not retried
 
 
 def test_rerun_rebuilds_the_files_and_keeps_every_other_row(day: Day, rerun: Rerun, env: dict[str, str],
                                                             refused_rerun: Refused) -> None:
     expected = [RERUN_ROWS.get(line.split(",", 1)[0], line) for line in DAY_ROWS]
     assert rerun.files["ratings"] == w.csv_text(expected)
-    assert [r[:4] for r in rows(rerun.files["errors"])[1:]] == [["CLI-004", "1", "partial_data", "200"]]
+    assert [r[:4] for r in rows(rerun.files["errors"])[1:]] == [["CLI-004", "1", "partial_data", "200"],
+                                                                 ["CLI-005", "1", "not_found", "404"]]
     s = json.loads(rerun.files["summary"])
-    assert s["status_counts"] == {"Successful": 5, "Partial": 1, "Failed": 0}
-    assert s["failed_accounts"] == [] and s["total_accounts"] == 6
-    assert s["accounts_called"] + s["carried_forward"] == 6
-    # §3b: the report shows the failed accounts; after the rerun there is none (CLI-003 was one).
+    assert s["status_counts"] == {"Successful": 4, "Partial": 1, "Failed": 1}
+    assert s["failed_accounts"] == ["CLI-005"] and s["call_failure_rate"] == 0.1667
+    # The day's own counts (every account was called that day: the feed answers 501) ...
+    assert (s["accounts_called"], s["carried_forward"], s["total_accounts"]) == (6, 0, 6)
+    # ... and the API requests of the rerun itself.
+    assert s["api"]["requests"] == len([e for e in rerun.log if e.kind in ("analysis", "feed")])
+    # §3b: the report shows the failed accounts: CLI-003 no longer, CLI-005 now.
     before = refused_rerun.before
     assert b"CLI-003" in before["report"] and b"CLI-003" not in rerun.files["report"]
+    assert b"CLI-005" not in before["report"] and b"CLI-005" in rerun.files["report"]
     # The rebuilt files are stored as the first ones were (§9).
     for kind in KINDS:
         path = store_of(env) / (LOGICAL[kind] + ".enc")
