@@ -127,7 +127,8 @@ class Day:
 
 
 def assert_no_output(env: dict[str, str], partition: str, out: Path) -> None:
-    for kind in ("ratings", "errors", "summary"):
-        assert files_get(env, partition, kind, out).returncode != 0, kind
+    kinds = ("ratings", "errors", "summary")
+    refused = parallel(lambda kind: files_get(env, partition, kind, out).returncode != 0, kinds)
+    assert all(refused), dict(zip(kinds, refused))
     store = Path(env["ESG_OUTPUT_DIR"])
     assert not store.exists() or not [p for p in store.iterdir() if partition.replace("-", "") in p.name]
