@@ -6,18 +6,16 @@ what the job left behind (store, state DB, audit log, Dagster runs) the way an o
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 import subprocess
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 
 from esg_assets_tests.conformance import worlds as w
-from esg_assets_tests.conformance.harness import BIN, files_get, job_env, sh
-from esg_assets_tests.conformance.upstream import Reply, Upstream, World
+from esg_assets_tests.conformance.harness import BIN, files_get, job_env, parallel, sh
+from esg_assets_tests.conformance.upstream import Entry, Reply, Upstream, World
 
 
 DAY = "2026-11-23"
@@ -38,13 +36,13 @@ DAY_ROWS = [
     "CLI-005,Brightwater Holdings,77.78,70.00,80.00,90.00,Governance,90.00,2026-11-23,Successful",
     "CLI-006,Zephyrine Charitable Foundation,12.35,1.00,2.00,3.00,Environmental,1.00,2026-11-23,Successful",
 ]
-# The targeted rerun re-asks CLI-001 (Successful) and CLI-003 (Failed); both answer anew.
+# The targeted rerun re-asks CLI-001 (Successful: new scores), CLI-003 (Failed: now Successful)
+# and CLI-005 (Successful: now a final 404, so Failed).
 RERUN_ROWS = {
     "CLI-001": "CLI-001,Quillfeather Pension Trust,90.01,80.00,70.00,60.00,Environmental,80.00,2026-11-23,Successful",
     "CLI-003": "CLI-003,Ostrander Family Office,55.56,44.44,33.34,22.23,Governance,22.23,2026-11-23,Successful",
+    "CLI-005": f"CLI-005,Brightwater Holdings,{NA7},Failed",
 }
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 def the_world() -> World:
@@ -63,17 +61,13 @@ def rerun_world() -> World:
     world = the_world()
     world.analyses["CLI-001"] = [w.ok("CLI-001", "90.005", "80", "70", "60", "Environmental", "80", DAY)]
     world.analyses["CLI-003"] = [w.ok("CLI-003", "55.555", "44.444", "33.335", "22.225", "Governance", "22.225", DAY)]
+    world.analyses["CLI-005"] = [Reply(404, '{"error": "not_covered"}')]
     return world
 
 
 # ---- small helpers ------------------------------------------------------------------------------
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return sh([str(BIN / "esg-ratings"), *args], env)
-
-
-def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 4) -> list[R]:
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(fn, items))
 
 
 def files_under(path: Path) -> list[Path]:
@@ -137,14 +131,42 @@ def get_all(env: dict[str, str], out: Path) -> dict[str, bytes]:
 
 
 def dagster_runs(env: dict[str, str]) -> list[dict[str, Any]]:
-    """The runs of the instance at DAGSTER_HOME, read through Dagster's own instance API."""
-    code = ("import json, dagster as dg\n"
-            "instance = dg.DagsterInstance.get()\n"
-            "def assets(run_id):\n"
-            "    events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)\n"
-            "    return sorted({e.dagster_event.asset_key.to_user_string() for e in events})\n"
-            "print(json.dumps([{'id': r.run_id, 'status': r.status.value, 'partition': r.tags.get('dagster/partition'),"
-            " 'assets': assets(r.run_id)} for r in instance.get_runs()]))\n")
-    done = sh([str(BIN / "python"), "-c", code], env)
-    assert done.returncode == 0, done.stderr[-2000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    """The runs of the instance at DAGSTER_HOME, read through Dagster's own instance API (in this
+    process: the test process has Dagster loaded already, a `python -c` child paid 2 CPU-s for it)."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        def assets(run_id: str) -> list[str]:
+            events = instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+            return sorted({e.dagster_event.asset_key.to_user_string() for e in events if e.dagster_event})
+
+        return [{"id": r.run_id, "status": r.status.value, "partition": r.tags.get("dagster/partition"),
+                 "assets": assets(r.run_id)} for r in instance.get_runs()]
+
+
+# ---- the targeted rerun (§7) through `esg-ratings rerun` ---------------------------------------------
+@dataclass
+class Rerun:
+    done: subprocess.CompletedProcess[str]
+    log: list[Entry]
+    files: dict[str, bytes]
+    runs_before: list[dict[str, Any]]
+    runs_after: list[dict[str, Any]]
+
+
+@dataclass
+class Refused:
+    unknown: Rerun  # an ID that is not an active account of D
+    unconfigured: Rerun  # ESG_CLIENT_SECRET missing: "stops the run at its start" (configuration.md)
+    before: dict[str, bytes]
+
+
+def rerun_day(server: Upstream, env: dict[str, str], out: Path | None, *accounts: str) -> Rerun:
+    """`esg-ratings rerun DAY --account ...`, the server log it caused and, with `out`, every file
+    of the day afterwards and the instance's runs before and after."""
+    before = dagster_runs(env) if out else []
+    first = len(server.entries())
+    args = [a for aid in accounts for a in ("--account", aid)]
+    done = cli(env, "rerun", DAY, *args)
+    log = server.entries(since=first)
+    return Rerun(done, log, get_all(env, out), before, dagster_runs(env)) if out else Rerun(done, log, {}, [], [])

@@ -13,14 +13,26 @@ import shutil
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from esg_assets_tests.conformance.upstream import Entry, Upstream
+from esg_assets_tests.conformance.upstream import Entry, Upstream, World
 from esg_assets_tests.support.job import ALL_ASSETS, REPO, clean_environ
 
 BIN = REPO / ".venv" / "bin"
 RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|\+00:00)")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def parallel(fn: Callable[[T], R], items: Iterable[T], workers: int = 4) -> list[R]:
+    """`fn` over `items` in threads, results in order: independent subprocesses (a `files get` per
+    kind, runs of separate homes) wait for each other no longer than the slowest."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def job_env(home: Path, upstream: Upstream, **extra: str) -> dict[str, str]:
@@ -51,6 +63,28 @@ def materialize(env: dict[str, str], partition: str) -> subprocess.CompletedProc
                "--partition", partition], env)
 
 
+@dataclass(frozen=True)
+class Ran:
+    """One run on a home and a server of its own: its variables, its process, the server's log."""
+
+    env: dict[str, str]
+    done: subprocess.CompletedProcess[str]
+    log: list[Entry]
+
+
+def materialize_apart(homes: dict[str, Path], worlds: dict[str, World], partition: str,
+                      setup: Callable[[str, Path, Upstream], dict[str, str]]) -> dict[str, Ran]:
+    """One `dagster asset materialize` per label, each on its home against its own server, all at
+    once: runs that share nothing need not wait for each other. `setup` gives a run its variables."""
+
+    def one(label: str) -> Ran:
+        with Upstream(worlds[label]).running() as upstream:
+            env = setup(label, homes[label], upstream)
+            return Ran(env, materialize(env, partition), upstream.entries())
+
+    return dict(zip(homes, parallel(one, homes)))
+
+
 def files_get(env: dict[str, str], partition: str, kind: str, out: Path) -> subprocess.CompletedProcess[str]:
     return sh([str(BIN / "esg-ratings"), "files", "get", partition, "--kind", kind, "--out", str(out)], env)
 
@@ -58,12 +92,13 @@ def files_get(env: dict[str, str], partition: str, kind: str, out: Path) -> subp
 def fetch(env: dict[str, str], partition: str, out: Path) -> dict[str, bytes]:
     ymd = partition.replace("-", "")
     names = {"ratings": f"FirmESGRatings_{ymd}.csv", "errors": f"FirmESGErrors_{ymd}.csv", "summary": f"FirmESGSummary_{ymd}.json"}
-    got = {}
-    for kind, name in names.items():
+
+    def one(kind: str) -> bytes:
         done = files_get(env, partition, kind, out)
         assert done.returncode == 0, done.stdout + done.stderr
-        got[kind] = (out / name).read_bytes()
-    return got
+        return (out / names[kind]).read_bytes()
+
+    return dict(zip(names, parallel(one, names)))
 
 
 def rows(data: bytes) -> list[list[str]]:
@@ -92,7 +127,8 @@ class Day:
 
 
 def assert_no_output(env: dict[str, str], partition: str, out: Path) -> None:
-    for kind in ("ratings", "errors", "summary"):
-        assert files_get(env, partition, kind, out).returncode != 0, kind
+    kinds = ("ratings", "errors", "summary")
+    refused = parallel(lambda kind: files_get(env, partition, kind, out).returncode != 0, kinds)
+    assert all(refused), dict(zip(kinds, refused))
     store = Path(env["ESG_OUTPUT_DIR"])
     assert not store.exists() or not [p for p in store.iterdir() if partition.replace("-", "") in p.name]

@@ -4,15 +4,14 @@ file, no state DB, no audit record) and no secret is shown."""
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from esg_assets_tests.conformance.cli_world import (
     DAY,
     the_world,
-    parallel,
     files_under,
     contract_env,
     secrets_of,
@@ -20,8 +19,8 @@ from esg_assets_tests.conformance.cli_world import (
     state_db_of,
     audit_log_of,
 )
-from esg_assets_tests.conformance.harness import materialize
-from esg_assets_tests.conformance.upstream import Entry, Upstream
+from esg_assets_tests.conformance.harness import Ran, materialize_apart
+from esg_assets_tests.conformance.upstream import Upstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -47,39 +46,32 @@ CONFIG_CASES = [
 ]
 
 
-@dataclass
-class BadRun:
-    env: dict[str, str]
-    done: subprocess.CompletedProcess[str]
-    requests: list[Entry]
-
-
 @pytest.fixture(scope="module")
-def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, BadRun]:
+def bad_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Ran]:
     # Made here, not in the threads: pytest's temp factory is not thread-safe on first use.
     homes = {case.label: tmp_path_factory.mktemp(case.label) for case in CONFIG_CASES}
+    cases = {case.label: case for case in CONFIG_CASES}
 
-    def run(case: BadConfig) -> BadRun:
-        with Upstream(the_world()).running() as upstream:
-            env = contract_env(homes[case.label], upstream, **dict(case.extra))
-            if case.value is None:
-                del env[case.variable]
-            else:
-                env[case.variable] = case.value
-            done = materialize(env, DAY)
-            return BadRun(env, done, upstream.entries())
+    def setup(label: str, home: Path, upstream: Upstream) -> dict[str, str]:
+        case = cases[label]
+        env = contract_env(home, upstream, **dict(case.extra))
+        if case.value is None:
+            del env[case.variable]
+        else:
+            env[case.variable] = case.value
+        return env
 
-    return dict(zip((c.label for c in CONFIG_CASES), parallel(run, CONFIG_CASES)))
+    return materialize_apart(homes, {label: the_world() for label in cases}, DAY, setup)
 
 
 @pytest.mark.parametrize("case", CONFIG_CASES, ids=[c.label for c in CONFIG_CASES])
-def test_bad_variable_stops_the_run_at_start(bad_runs: dict[str, BadRun], case: BadConfig) -> None:
+def test_bad_variable_stops_the_run_at_start(bad_runs: dict[str, Ran], case: BadConfig) -> None:
     bad = bad_runs[case.label]
     output = bad.done.stdout + bad.done.stderr
     assert bad.done.returncode != 0, output[-2000:]
     naming = [line for line in output.splitlines() if case.variable in line and len(line) < 300]
     assert naming, f"no clear line naming {case.variable}:\n{output[-3000:]}"
-    assert bad.requests == [], [(e.kind, e.path) for e in bad.requests]  # nothing is called
+    assert bad.log == [], [(e.kind, e.path) for e in bad.log]  # nothing is called
     assert files_under(store_of(bad.env)) == []  # nothing is written
     assert not state_db_of(bad.env).exists(), "the state DB was created"
     assert not audit_log_of(bad.env).exists() or not audit_log_of(bad.env).read_bytes().strip(), "audit records written"

@@ -2,9 +2,12 @@
 and output-and-behaviour.md §9 alone, the way an outside suite would: no secret in any output or
 file; `esg-ratings files get` (every kind, the default kind, bad input, an unauthorized actor);
 the local secure store (modes, `.enc` names, no plaintext, the state DB encrypted); the audit
-chain (`audit show` with its filters, `audit verify` on an intact, an edited and a shortened log).
-The day is conftest.py's, shared with test_cli_rerun.py (which changes its files, so it runs
-after this module). Bad variables: test_cli_config.py; the sandbox: test_cli_sandbox.py."""
+chain (`audit show` with its filters, `audit verify` on an intact, an edited and a shortened log);
+then the targeted rerun through `esg-ratings rerun` (§7): exactly the named accounts called, other
+rows byte-identical, an unknown ID, a missing variable and a day never run refused before any call,
+the rebuilt files stored and audited as the first ones, the run recorded in the Dagster instance.
+One day (conftest.py's) for all of them: the rerun changes its files, so its tests come last.
+Bad variables: test_cli_config.py; the sandbox: test_cli_sandbox.py."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import re
 import shutil
 import stat
 import subprocess
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,11 +26,12 @@ from pathlib import Path
 import pytest
 
 from esg_assets_tests.conformance.cli_world import (
-    DAY, NO_FILE_DAY, KINDS, LOGICAL, NAMES, DAY_ROWS, cli, parallel, files_under, sha256, is_clear_one_line_error,
-    secrets_of, store_of, state_db_of, audit_log_of, audit_lines, get_all,
+    DAY, NO_FILE_DAY, KINDS, LOGICAL, NAMES, DAY_ROWS, RERUN_ROWS, Refused, Rerun, cli, files_under, sha256,
+    is_clear_one_line_error, secrets_of, store_of, state_db_of, audit_log_of, audit_lines, get_all,
 )
 from esg_assets_tests.conformance import worlds as w
-from esg_assets_tests.conformance.harness import BIN, Day, files_get, sh
+from esg_assets_tests.conformance.harness import BIN, Day, files_get, parallel, rows, sh
+from esg_assets_tests.conformance.upstream import Upstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -226,3 +231,80 @@ def test_audit_verify_intact_then_edited_or_removed(day: Day, env: dict[str, str
         names = cases[label][1]
         assert not names or any(re.search(n, message) for n in names), (label, names, message)
         print(f"audit verify, {label}: exit {done.returncode}: {message.strip()}")
+
+
+# ---- §7 targeted rerun through `esg-ratings rerun` (last: it changes the day's files) ------------------
+def test_rerun_of_an_unknown_id_is_refused_before_any_call(refused_rerun: Refused) -> None:
+    result, before = refused_rerun.unknown, refused_rerun.before
+    message = result.done.stdout + result.done.stderr
+    assert result.done.returncode != 0
+    assert "NOPE-404" in message and "GONE_7" in message and "Traceback" not in message, message
+    assert "CLI-001" not in message and "CLI-003" not in message, message  # only the unknown ones are listed
+    print(f"rerun refused: {message.strip()}")
+    assert result.log == [], [(e.kind, e.path) for e in result.log]
+    assert result.files == before
+
+
+def test_rerun_with_a_missing_variable_stops_at_start(refused_rerun: Refused) -> None:
+    result = refused_rerun.unconfigured
+    message = result.done.stdout + result.done.stderr
+    assert result.done.returncode != 0
+    assert [x for x in message.splitlines() if "ESG_CLIENT_SECRET" in x and len(x) < 300], message[-3000:]
+    assert result.log == [], [(e.kind, e.path) for e in result.log]
+    assert refused_rerun.unknown.files == refused_rerun.before  # fetched after both refusals
+
+
+def test_rerun_of_a_day_never_run_is_refused_before_any_call(day: Day, server: Upstream, env: dict[str, str]) -> None:
+    # §7: no account is an active account of a day whose list was never materialized.
+    first = len(server.entries())
+    done = cli(env, "rerun", NO_FILE_DAY, "--account", "CLI-001")
+    assert done.returncode != 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    assert server.entries(since=first) == []
+    assert not [p for p in store_of(env).iterdir() if NO_FILE_DAY.replace("-", "") in p.name]
+
+
+def test_rerun_recalls_exactly_the_named_accounts(rerun: Rerun) -> None:
+    assert rerun.done.returncode == 0, rerun.done.stdout[-3000:] + rerun.done.stderr[-3000:]
+    called = Counter(e.account_id for e in rerun.log if e.kind == "analysis")
+    assert called == {"CLI-001": 1, "CLI-003": 1, "CLI-005": 1}  # a final 404 is not retried
+
+
+def test_rerun_rebuilds_the_files_and_keeps_every_other_row(day: Day, rerun: Rerun, env: dict[str, str],
+                                                            refused_rerun: Refused) -> None:
+    expected = [RERUN_ROWS.get(line.split(",", 1)[0], line) for line in DAY_ROWS]
+    assert rerun.files["ratings"] == w.csv_text(expected)
+    assert [r[:4] for r in rows(rerun.files["errors"])[1:]] == [["CLI-004", "1", "partial_data", "200"],
+                                                                 ["CLI-005", "1", "not_found", "404"]]
+    s = json.loads(rerun.files["summary"])
+    assert s["status_counts"] == {"Successful": 4, "Partial": 1, "Failed": 1}
+    assert s["failed_accounts"] == ["CLI-005"] and s["call_failure_rate"] == 0.1667
+    # The day's own counts (every account was called that day: the feed answers 501) ...
+    assert (s["accounts_called"], s["carried_forward"], s["total_accounts"]) == (6, 0, 6)
+    # ... and the API requests of the rerun itself.
+    assert s["api"]["requests"] == len([e for e in rerun.log if e.kind in ("analysis", "feed")])
+    # §3b: the report shows the failed accounts: CLI-003 no longer, CLI-005 now.
+    before = refused_rerun.before
+    assert b"CLI-003" in before["report"] and b"CLI-003" not in rerun.files["report"]
+    assert b"CLI-005" not in before["report"] and b"CLI-005" in rerun.files["report"]
+    # The rebuilt files are stored as the first ones were (§9).
+    for kind in KINDS:
+        path = store_of(env) / (LOGICAL[kind] + ".enc")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and b"Quillfeather" not in path.read_bytes(), kind
+    output = rerun.done.stdout + rerun.done.stderr
+    assert [x for x in secrets_of(env) if x in output] == []
+
+
+def test_rerun_writes_are_audited(rerun: Rerun, env: dict[str, str]) -> None:
+    lines = audit_lines(env)
+    for kind in ("ratings", "errors", "summary"):
+        digest = sha256(rerun.files[kind])
+        assert [x for x in lines if LOGICAL[kind] in x and "write" in x and digest in x], kind
+    verify = cli(env, "audit", "verify")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
+def test_rerun_is_recorded_in_the_dagster_instance(rerun: Rerun) -> None:
+    old = {r["id"] for r in rerun.runs_before}
+    new = [r for r in rerun.runs_after if r["id"] not in old]
+    assert new, "no new run in the instance"
+    assert [r for r in new if r["partition"] == DAY and r["status"] == "SUCCESS" and "esg_ratings" in r["assets"]], new

@@ -19,8 +19,7 @@ import pytest
 from openpyxl.utils.escape import unescape
 
 from esg_assets_tests.conformance import worlds as w
-from esg_assets_tests.conformance.cli_world import parallel
-from esg_assets_tests.conformance.harness import BIN, Day, files_get, job_env, sh
+from esg_assets_tests.conformance.harness import BIN, Day, files_get, job_env, parallel, sh
 from esg_assets_tests.conformance.upstream import Reply, Upstream, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

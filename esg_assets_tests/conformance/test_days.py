@@ -1,22 +1,22 @@
 """Conformance against an independent upstream server (upstream.py), run the way an outside
 suite would (harness.py). Day 1 (feed 501): every kind of answer, the three files byte for byte or
 field by field, attempts and API counts against the server's log. Day 2: change detection with a
-real, paginated feed. Day 3: the feed gone again (every account called), then a targeted rerun."""
+real, paginated feed. Day 3: the feed gone again (every account called). The days build on each
+other (state), so they run in order in this one module. The targeted rerun (§7: a Successful
+account turned Failed, a Failed one Successful, the other rows byte-identical, the errors file and
+the summary rebuilt) is test_cli_contract.py's, on its six-account day."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
 from esg_assets_tests.conformance import worlds as w
-from esg_assets_tests.conformance.harness import BIN, RFC3339_UTC, Day, fetch, job_env, rows, sh
-from esg_assets_tests.conformance.upstream import CLIENT_SECRET, Reply, Upstream
+from esg_assets_tests.conformance.harness import RFC3339_UTC, Day, job_env, rows
+from esg_assets_tests.conformance.upstream import CLIENT_SECRET, Upstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -160,38 +160,3 @@ def test_day3_feed_501_calls_every_account(day3: Day) -> None:
     assert (s["accounts_called"], s["carried_forward"]) == (35, 0)
     assert s["api"]["requests"] == len(day3.esg())
     assert b"S-rename,Third Name," in day3.files["ratings"]
-
-
-# ---- targeted rerun (§7) on day 3 ------------------------------------------------------------------
-def test_targeted_rerun_recalls_exactly_the_named(day3: Day, server: Upstream, home: dict[str, str], tmp_path: Path) -> None:
-    world = w.later_world(None, renamed="Third Name")
-    world.analyses["F-404"] = [w.ok("F-404", "1.115", "2.225", "3.335", "4.445", "Governance", "5.555", w.DAY3)]
-    world.analyses["A-100"] = [Reply(404, '{"error": "not_covered"}')]
-    server.set_world(world)
-    rerun = [str(BIN / "esg-ratings"), "rerun", w.DAY3]
-
-    first = len(server.entries())
-    refused = sh([*rerun, "--account", "NOT-ACTIVE", "--account", "A-100"], home)
-    assert refused.returncode != 0 and "NOT-ACTIVE" in refused.stdout + refused.stderr
-    assert [e for e in server.entries(since=first) if e.kind in ("analysis", "feed")] == []
-    assert fetch(home, w.DAY3, tmp_path / "refused")["ratings"] == day3.files["ratings"]
-
-    first = len(server.entries())
-    done = sh([*rerun, "--account", "F-404", "--account", "A-100"], home)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    log = server.entries(since=first)
-    assert Counter(e.account_id for e in log if e.kind == "analysis") == {"F-404": 1, "A-100": 1}
-    files = fetch(home, w.DAY3, tmp_path / "after")
-    expected = day3.files["ratings"].decode().split("\r\n")
-    expected = [line for line in expected if not line.startswith(("A-100,", "F-404,"))]
-    expected.insert(1, 'A-100,"Acme, Inc.",' + w.FAILED_NA)
-    expected.insert(expected.index(next(x for x in expected if x.startswith("F-422,"))),
-                    "F-404,Not Covered,1.12,2.23,3.34,4.45,Governance,5.56,2026-11-22,Successful")
-    assert files["ratings"] == "\r\n".join(expected).encode()
-    errors = rows(files["errors"])
-    assert [r[:4] for r in errors[1:]] == [["A-100", "1", "not_found", "404"]]
-    s = json.loads(files["summary"])
-    assert s["status_counts"] == {"Successful": 34, "Partial": 0, "Failed": 1}
-    assert s["failed_accounts"] == ["A-100"] and s["call_failure_rate"] == 0.0286
-    assert (s["accounts_called"], s["carried_forward"], s["total_accounts"]) == (35, 0, 35)
-    assert s["api"]["requests"] == len([e for e in log if e.kind in ("analysis", "feed")])

@@ -12,7 +12,8 @@ Three partitions, run one after the other while the daemon runs:
   succeeds and writes every file, and `failure_threshold` goes out once by e-mail and once to
   PagerDuty (severity "error");
 - PF: the token endpoint answers 401, the run fails: `run_failed` goes out once on each channel
-  (severity "critical").
+  (severity "critical"); one token request, nothing written, no secret shown (the no-token case of
+  test_critical_failures.py, checked on this run rather than on a run of its own).
 Then the daemon is restarted: nothing is sent again. The daemon's own `missed_start` for today
 (no run of today's partition) may arrive too; it is the only other alert allowed.
 """
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from email.utils import getaddresses, parseaddr
 from typing import Any
 
@@ -31,12 +33,12 @@ from dagster._core.storage.asset_check_execution_record import AssetCheckExecuti
 from esg_assets_tests.support.alerting import (
     RECIPIENTS, SENDER, PagerDutyStandIn, SmtpServer, alert_env, free_port, start_pagerduty, start_smtp,
 )
-from esg_assets_tests.conformance.harness import Day, job_env, materialize, rows
+from esg_assets_tests.conformance.harness import Day, assert_no_output, job_env, materialize, rows
 from esg_assets_tests.conformance.threshold_scenario import (
     CSV5, CSV6, EXPECTED, P5, P6, PF, SUBJECT, WORLD5, WORLD6, Daemon, Runs, Sent, assert_event, evaluations,
     latest_record, only_run, sensors_looked_after, snapshot, today_missed_start, wait_for,
 )
-from esg_assets_tests.conformance.upstream import Upstream, World
+from esg_assets_tests.conformance.upstream import CLIENT_SECRET, Upstream, World
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -101,12 +103,14 @@ def runs(daemon: Daemon, server: Upstream, home: dict[str, str], instance: dg.Da
         latest[partition] = latest_record(instance, only_run(instance, partition).dagster_run.run_id)
     refused = World(accounts=WORLD5.accounts, analyses=WORLD5.analyses, token_status=401)
     server.set_world(refused)
+    first = len(server.entries())
     failed = materialize(home, PF)
+    failed_log = server.entries(since=first)
     daemon.assert_alive()
     records = {p: only_run(instance, p) for p in (P5, P6, PF)}
     # Launched from the command line: no code-location origin (§8: the sensors must still see them).
     assert all(r.dagster_run.remote_job_origin is None for r in records.values())
-    return Runs(days, failed, records, latest)
+    return Runs(days, failed, records, latest, failed_log)
 
 
 @pytest.fixture(scope="module")
@@ -167,6 +171,14 @@ def test_6_percent_fails_the_check_with_error_and_the_run_still_writes_every_fil
     assert s["call_failure_rate"] == 0.06 and s["failed_accounts"] == ["T6-05", "T6-23", "T6-41"]
     assert day.files["ratings"] == CSV6
     assert [r[0] for r in rows(day.files["errors"])[1:]] == ["T6-05", "T6-23", "T6-41"]
+
+
+def test_no_token_fails_the_run_and_writes_nothing(runs: Runs, home: dict[str, str], tmp_path: Path) -> None:
+    # The token endpoint answers 401: not retried, the run fails, nothing is written.
+    assert runs.failed.returncode != 0
+    assert [e.kind for e in runs.failed_log] == ["token"]
+    assert_no_output(home, PF, tmp_path / "out")
+    assert CLIENT_SECRET not in runs.failed.stdout + runs.failed.stderr
 
 
 # ---- §8 with a real daemon ----------------------------------------------------------------------------

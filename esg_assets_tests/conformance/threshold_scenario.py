@@ -23,7 +23,7 @@ from esg_assets_tests.support.alerting import ROUTING_KEY, PagerDutyStandIn, Smt
 from esg_assets_tests.alerts.test_daemon_e2e_run_monitoring import last_tick
 from esg_assets_tests.conformance import worlds as w
 from esg_assets_tests.conformance.harness import BIN, RFC3339_UTC, Day
-from esg_assets_tests.conformance.upstream import Reply, World
+from esg_assets_tests.conformance.upstream import Entry, Reply, World
 from esg_assets_tests.support.job import REPO
 
 P5, P6, PF = "2026-11-20", "2026-11-21", "2026-11-22"
@@ -90,6 +90,7 @@ class Runs:
     failed: subprocess.CompletedProcess[str]
     records: dict[str, dg.RunRecord] = field(default_factory=dict)
     latest_check: dict[str, Any] = field(default_factory=dict)  # partition -> latest record after it
+    failed_log: list[Entry] = field(default_factory=list)  # the server's log of the PF run
 
     @property
     def last_end(self) -> float:

@@ -1,7 +1,8 @@
 """Conformance against an independent upstream server (upstream.py), run the way an outside
-suite would (harness.py): critical failures (no token, 401 after a fresh token, an AMS page lost)
-write nothing; the rate limit and in-flight ceiling hold as measured at the server; one
-revocation costs one token request; a killed run resumes without re-calling committed results."""
+suite would (harness.py): the rate limit and in-flight ceiling hold as measured at the server; one
+revocation costs one token request; a killed run resumes without re-calling committed results.
+Both measure time at the server, so they run one after the other in this module. Critical
+failures: test_critical_failures.py."""
 
 from __future__ import annotations
 
@@ -14,47 +15,11 @@ from pathlib import Path
 import pytest
 
 from esg_assets_tests.conformance import worlds as w
-from esg_assets_tests.conformance.harness import BIN, Day, assert_no_output, job_env, materialize
-from esg_assets_tests.conformance.upstream import CLIENT_SECRET, Reply, Upstream, World
+from esg_assets_tests.conformance.harness import BIN, Day, job_env
+from esg_assets_tests.conformance.upstream import Reply, Upstream, World
 from esg_assets_tests.support.job import ALL_ASSETS, REPO
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
-
-
-@pytest.mark.parametrize(("token_status", "token_requests"), [(401, 1), (503, 3)])
-def test_no_token_fails_the_run_and_writes_nothing(tmp_path: Path, token_status: int, token_requests: int) -> None:
-    world = w.day1_world()
-    world.token_status = token_status
-    with Upstream(world).running() as upstream:
-        env = job_env(tmp_path / "home", upstream)
-        done = materialize(env, w.DAY1)
-        assert done.returncode != 0
-        assert [e.kind for e in upstream.entries()] == ["token"] * token_requests
-        assert_no_output(env, w.DAY1, tmp_path / "out")
-        assert CLIENT_SECRET not in done.stdout + done.stderr
-
-
-def test_401_again_after_a_fresh_token_fails_the_run_and_writes_nothing(tmp_path: Path) -> None:
-    world = w.day1_world()
-    world.reject_analysis_tokens = True
-    with Upstream(world).running() as upstream:
-        env = job_env(tmp_path / "home", upstream)
-        done = materialize(env, w.DAY1)
-        assert done.returncode != 0
-        assert {e.status for e in upstream.entries("analysis")} == {401}
-        assert_no_output(env, w.DAY1, tmp_path / "out")
-
-
-def test_ams_page_lost_fails_the_run_and_writes_nothing(tmp_path: Path) -> None:
-    world = w.day1_world()
-    world.ams_failing_page = 2
-    with Upstream(world).running() as upstream:
-        env = job_env(tmp_path / "home", upstream)
-        done = materialize(env, w.DAY1)
-        assert done.returncode != 0
-        ams = [e.status for e in upstream.entries("ams")]
-        assert ams == [200, 200, 503, 503, 503]
-        assert_no_output(env, w.DAY1, tmp_path / "out")
 
 
 # ---- rate limit, in-flight ceiling, one refresh per revocation -------------------------------------
