@@ -23,9 +23,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
-from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+from dagster._core.scheduler.instigation import TickStatus
 
 from esg_assets_tests.support.alerting import alert_env, stop_daemon
+from esg_assets_tests.operations.daemon import last_tick
 from esg_assets_tests.support.job import REPO, clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
 
@@ -63,13 +64,6 @@ def process_tree(root: int) -> dict[int, int]:
 def alive(tree: dict[int, int]) -> list[int]:
     """The processes of `tree` still running (a zombie has finished)."""
     return [pid for pid, start in tree.items() if (st := _stat(pid)) and st[2] == start and st[0] not in "ZX"]
-
-
-def last_tick(instance: dg.DagsterInstance, sensor: str):
-    states = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
-              if s.instigator_name == sensor]
-    ticks = instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=1) if states else []
-    return ticks[0] if ticks else None
 
 
 def test_run_monitoring_ends_a_long_run_and_the_daemon_pages_window_exceeded_once(

@@ -20,7 +20,7 @@ import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
 
 from esg_assets_tests.support.alerting import ROUTING_KEY, PagerDutyStandIn, SmtpServer, stop_daemon
-from esg_assets_tests.alerts.test_daemon_e2e_run_monitoring import last_tick
+from esg_assets_tests.operations.daemon import last_tick
 from esg_assets_tests.conformance import worlds as w
 from esg_assets_tests.conformance.harness import BIN, RFC3339_UTC, Day
 from esg_assets_tests.conformance.upstream import Entry, Reply, World

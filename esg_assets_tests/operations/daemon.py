@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from dagster._core.scheduler.instigation import InstigatorType, TickStatus
@@ -57,3 +58,11 @@ def sensors_evaluated_since(instance: dg.DagsterInstance, since: float) -> set[s
         if ticks and ticks[0].timestamp > since and ticks[0].status in (TickStatus.SKIPPED, TickStatus.SUCCESS):
             done.add(state.instigator_name)
     return done
+
+
+def last_tick(instance: dg.DagsterInstance, sensor: str) -> Any:
+    """The newest tick of the sensor named `sensor`, or None before its first evaluation."""
+    states = [s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)
+              if s.instigator_name == sensor]
+    ticks = instance.get_ticks(states[0].instigator_origin_id, states[0].selector_id, limit=1) if states else []
+    return ticks[0] if ticks else None
