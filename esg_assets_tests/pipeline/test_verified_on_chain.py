@@ -16,6 +16,7 @@ from datetime import date, timedelta
 import dagster as dg
 import pytest
 
+from esg_assets_tests.support.chain import PLAN_ONLY
 from esg_assets_tests.support.job import fast_job_env, read_output, run_day
 from esg_assets_tests.pipeline.oracle import parse_csv
 from esg_assets_tests.sandbox.harness import SandboxProcess
@@ -48,7 +49,8 @@ def test_carried_while_the_last_call_is_recent_an_account_called_mid_chain_gets_
                     # Day 2: the AMS record of ACC-0000002 changes, so it is called (verified on day 2).
                     sb.advance(days=1, ams_updated=["ACC-0000002"] if n == 2 else [])
                 mark = sb.next_index()
-                assert run_day(day(n), instance).success, n
+                # Days 4 and 5 are read for their calls only: they stop at esg_ratings.
+                assert run_day(day(n), instance, **({"assets": PLAN_ONLY} if n > 3 else {})).success, n
                 calls[n] = analysed(sb, mark)
             assert calls[1] == SIX
             # The provider's analyses are months old...
