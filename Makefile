@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum |
 
 .PHONY: demo test ui bench install clean
 
+# --no-compile: pip would byte-compile every installed module (about half the install's CPU); Python
+# compiles, and caches, only the modules a process imports, the first time it imports them.
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[test]'
+	$(BIN)/python -m pip install -q --no-compile -c constraints.txt -e '.[test]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -23,11 +25,13 @@ demo: $(STAMP)
 
 ## The whole test suite (what CI runs), spread over TEST_WORKERS pytest-xdist workers a module at a time: most tests
 ## wait on subprocesses (dagster runs, daemons), so more workers than cores pay (docs/operations.md, "Tests").
+## The modules go out longest first (esg_assets_tests/support/module_order.py, module_seconds.json).
 ## Tests marked `cadence` time the job's own promises and run afterwards, alone (4 workers on 2 cores starve them).
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	bash scripts/test_setup.sh
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not cadence"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not cadence" \
+		--junitxml=.pytest_cache/junit.xml
 	$(BIN)/python -m pytest -m cadence
 
 ## The Dagster UI and daemon on 127.0.0.1:3000, with the sandbox behind them.

@@ -71,53 +71,73 @@ def _check(run: RunResult, what: str) -> None:
         raise RuntimeError(f"{what}: the run failed (exit {run.exit_code}); see its log under the bench work dir")
 
 
+def _b1_figures(run: RunResult, sb: Sandbox, k: Knobs, accounts: int) -> dict[str, Any]:
+    """One full day at R: the whole run and the step against N/R, and what the sandbox saw."""
+    stats = sb.stats()
+    step = run.step_wall("esg_ratings")
+    requests_sent = int(run.summary["api"]["requests"])
+    ideal = accounts / k.rate
+    return {
+        **_run_figures(run, accounts),
+        "rate_limit": k.rate,
+        "concurrency": k.concurrency,
+        "latency_ms": k.latency_ms,
+        "ideal_s": ideal,
+        "ratio_ideal_over_actual": round(ideal / step, 4),
+        "whole_run_ratio_ideal_over_wall": round(ideal / run.wall_seconds, 4),
+        "calls_phase_ratio": round(ideal / run.phases["calls"]["wall"], 4) if "calls" in run.phases else None,
+        "requests": requests_sent,
+        "requests_per_s": round(requests_sent / step, 1),
+        "rate_limited_429": int(stats["by_status"].get("429", 0)),
+        "sandbox_max_per_1s_window": int(stats["esg_max_per_second"]),
+        "sandbox_max_in_flight": int(stats["esg_max_in_flight"]),
+        "status_counts": run.summary["status_counts"],
+    }
+
+
+def _b1_sandbox(work: Path, k: Knobs, accounts: int, day: str) -> Sandbox:
+    return Sandbox(work, accounts=accounts, seed=k.seed, today=day, latency_ms=k.latency_ms,
+                   rate_limit=round(k.rate * 1.05))
+
+
+def _b1_env(work: Path, k: Knobs, sb: Sandbox, name: str) -> dict[str, str]:
+    return job_env(work / name, sb, ESG_API_RATE_LIMIT_PER_SECOND=str(k.rate),
+                   ESG_API_MAX_CONCURRENCY=str(k.concurrency), **dict(k.job_env))
+
+
 def b1_b2(work: Path, k: Knobs, with_b2: bool) -> dict[str, dict[str, Any]]:
-    """B1: one full day at R with 20 ms latency; B2: the next day with ~2 % of accounts changed."""
+    """B1: one full day at R with 20 ms latency (and at `big_accounts` unless `skip_1m`); B2:
+    the next day with ~2 % of accounts changed."""
     d1, d2 = partitions()
     out: dict[str, dict[str, Any]] = {}
-    with Sandbox(work, accounts=k.accounts, seed=k.seed, today=d1, latency_ms=k.latency_ms,
-                 rate_limit=round(k.rate * 1.05)) as sb:
-        env = job_env(work / "home-b1", sb, ESG_API_RATE_LIMIT_PER_SECOND=str(k.rate),
-                      ESG_API_MAX_CONCURRENCY=str(k.concurrency), **dict(k.job_env))
+    with _b1_sandbox(work, k, k.accounts, d1) as sb:
+        env = _b1_env(work, k, sb, "home-b1")
         run = materialize(env, d1, work / "job-b1.log")
         _check(run, "B1")
-        stats = sb.stats()
-        step = run.step_wall("esg_ratings")
-        requests_sent = int(run.summary["api"]["requests"])
-        ideal = k.accounts / k.rate
-        out["B1"] = {
-            **_run_figures(run, k.accounts),
-            "rate_limit": k.rate,
-            "concurrency": k.concurrency,
-            "latency_ms": k.latency_ms,
-            "ideal_s": ideal,
-            "ratio_ideal_over_actual": round(ideal / step, 4),
-            "whole_run_ratio_ideal_over_wall": round(ideal / run.wall_seconds, 4),
-            "calls_phase_ratio": round(ideal / run.phases["calls"]["wall"], 4) if "calls" in run.phases else None,
-            "requests": requests_sent,
-            "requests_per_s": round(requests_sent / step, 1),
-            "rate_limited_429": int(stats["by_status"].get("429", 0)),
-            "sandbox_max_per_1s_window": int(stats["esg_max_per_second"]),
-            "sandbox_max_in_flight": int(stats["esg_max_in_flight"]),
-            "status_counts": run.summary["status_counts"],
-        }
-        if not with_b2:
-            return out
-        sb.clear()
-        reply = sb.admin("POST", "advance", {"days": 1, "random_changes": {"esg_fraction": 0.01, "ams_fraction": 0.01}})
-        changed = _changed_ids(reply)
-        run2 = materialize(env, d2, work / "job-b2.log")
-        _check(run2, "B2")
-        called = sb.called_accounts()
-        out["B2"] = {
-            **_run_figures(run2, k.accounts),
-            "changed_accounts": len(changed),
-            "accounts_called": int(run2.summary["accounts_called"]),
-            "carried_forward": int(run2.summary["carried_forward"]),
-            "analysis_requests": len(called),
-            "called_equals_changed": set(called) == changed and len(called) == len(changed),
-            "esg_requests": int(run2.summary["api"]["requests"]),
-        }
+        out["B1"] = _b1_figures(run, sb, k, k.accounts)
+        if with_b2:
+            sb.clear()
+            reply = sb.admin("POST", "advance", {"days": 1, "random_changes": {"esg_fraction": 0.01, "ams_fraction": 0.01}})
+            changed = _changed_ids(reply)
+            run2 = materialize(env, d2, work / "job-b2.log")
+            _check(run2, "B2")
+            called = sb.called_accounts()
+            out["B2"] = {
+                **_run_figures(run2, k.accounts),
+                "changed_accounts": len(changed),
+                "accounts_called": int(run2.summary["accounts_called"]),
+                "carried_forward": int(run2.summary["carried_forward"]),
+                "analysis_requests": len(called),
+                "called_equals_changed": set(called) == changed and len(called) == len(changed),
+                "esg_requests": int(run2.summary["api"]["requests"]),
+            }
+    if not k.skip_1m:
+        with _b1_sandbox(work, k, k.big_accounts, d1) as sb:
+            run = materialize(_b1_env(work, k, sb, "home-b1-big"), d1, work / "job-b1-big.log")
+            _check(run, f"B1 {k.big_accounts}")
+            big = _b1_figures(run, sb, k, k.big_accounts)
+            big["rss_ratio_vs_small"] = round(big["peak_rss_mb"] / out["B1"]["peak_rss_mb"], 3)
+            out[f"B1_{k.big_accounts}"] = big
     return out
 
 

@@ -1,21 +1,23 @@
 """Writing a partition's files through the store and recording each one for the manifest.
 
 The ratings file, the Parquet file and the workbook are three readings of the same rows
-(`domain.rows.rating_fields`): each is streamed from the state database in Account ID order, so
-they hold the same rows in the same order with the same values.
+(`domain.rows.rating_fields`): the day is streamed once from the state database in Account ID
+order and each row goes to all three, so they hold the same rows in the same order with the same
+values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import duckdb
 
 from esg_assets.domain.csv_format import ERRORS_HEADER, RATINGS_HEADER, encode_lines
 from esg_assets.domain.rows import error_fields, rating_fields
-from esg_assets.outputs.parquet import parquet_chunks
-from esg_assets.outputs.workbook import workbook_chunks
+from esg_assets.outputs.parquet import ParquetPipe
+from esg_assets.outputs.workbook import WorkbookBuilder
 from esg_assets.state import report_queries as q
 from esg_assets.state.files_repo import FileEntry, forget_file, record_file
 from esg_assets.storage.names import logical_name
@@ -58,20 +60,66 @@ def drop_manifest(con: duckdb.DuckDBPyConnection, files: Store, partition: str) 
     forget_file(con, partition, name)
 
 
+class _Background(threading.Thread):
+    """One store write on a thread of its own; `result` joins it and returns or raises."""
+
+    def __init__(self, write: Callable[[], StoredFile]):
+        super().__init__(name="day-files-parquet", daemon=True)
+        self._write = write
+        self._stored: StoredFile | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._stored = self._write()
+        except BaseException as err:  # noqa: BLE001 - raised again by result()
+            self._error = err
+
+    def result(self) -> StoredFile:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._stored is not None
+        return self._stored
+
+
 def write_rating_files(con: duckdb.DuckDBPyConnection, files: Store, partition: str, run_id: str) -> list[Written]:
-    """The ratings CSV, the error CSV, the Parquet file and the workbook of the partition."""
+    """The ratings CSV, the error CSV, the Parquet file and the workbook of the partition.
+
+    The day is read once, in Account ID order, on this thread (the only user of `con`): each
+    row's fields go to the workbook, each chunk of CSV bytes to the CSV's store write and to
+    DuckDB's Parquet pipe, whose file is stored by a second thread meanwhile. The files are
+    stored, audited and recorded in the order ratings, errors, Parquet, workbook (the Parquet
+    thread holds its last byte until both CSVs are stored). Any failure aborts the Parquet
+    file, which is then not kept."""
     drop_manifest(con, files, partition)
+    ratings, errors = _Counter(), _Counter()
+    book = WorkbookBuilder()
+    parquet = ParquetPipe(partition)
+    parquet_name = logical_name(partition, "parquet")
+    background = _Background(lambda: files.write(parquet_name, parquet.chunks()))
+    background.start()
+
+    def fields() -> Iterator[list[str]]:
+        for row in q.rating_rows(con, partition):
+            out = rating_fields(row)
+            book.add(out)
+            yield out
+
     written = []
-    ratings, errors, parquet, workbook = _Counter(), _Counter(), _Counter(), _Counter()
-
-    def rows(counter: _Counter) -> Iterator[list[str]]:
-        return counter.tap(rating_fields(r) for r in q.rating_rows(con, partition))
-
-    written.append(store_file(con, files, partition, "ratings", encode_lines(RATINGS_HEADER, rows(ratings)), run_id, ratings))
-    error_lines = encode_lines(ERRORS_HEADER, errors.tap(error_fields(r) for r in q.error_rows(con, partition)))
-    written.append(store_file(con, files, partition, "errors", error_lines, run_id, errors))
+    try:
+        lines = parquet.tee(encode_lines(RATINGS_HEADER, ratings.tap(fields())))
+        written.append(store_file(con, files, partition, "ratings", lines, run_id, ratings))
+        error_lines = encode_lines(ERRORS_HEADER, errors.tap(error_fields(r) for r in q.error_rows(con, partition)))
+        written.append(store_file(con, files, partition, "errors", error_lines, run_id, errors))
+    except BaseException as err:
+        parquet.abort(f"the day's other files failed: {type(err).__name__}")
+        background.join()
+        raise
+    parquet.release(ratings.n)
     # The Parquet rows are the ones DuckDB wrote (checked equal to the rows read).
-    written.append(store_file(con, files, partition, "parquet", parquet_chunks(rows(parquet), partition), run_id, parquet))
-    workbook_written = store_file(con, files, partition, "xlsx", workbook_chunks(rows(workbook)), run_id)
-    written.append(workbook_written)
+    stored = background.result()
+    record_file(con, partition, FileEntry(stored.logical_name, stored.size, stored.sha256, ratings.n), run_id)
+    written.append(Written("parquet", stored, ratings.n))
+    written.append(store_file(con, files, partition, "xlsx", book.chunks(), run_id))
     return written

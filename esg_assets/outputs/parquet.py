@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 
@@ -64,29 +64,6 @@ def _select_sql(source: str) -> str:
             f"encoding='utf-8', columns={{{columns}}})")
 
 
-class _Feeder(threading.Thread):
-    """Writes the rows as the ratings CSV into the input pipe; remembers how many and any error."""
-
-    def __init__(self, fd: int, rows: Iterable[Sequence[str]]):
-        super().__init__(name="parquet-feeder", daemon=True)
-        self.fd, self.rows, self.count, self.error = fd, rows, 0, None
-
-    def _counted(self) -> Iterator[Sequence[str]]:
-        for row in self.rows:
-            self.count += 1
-            yield row
-
-    def run(self) -> None:
-        try:
-            with os.fdopen(self.fd, "wb") as pipe:
-                for chunk in encode_lines(RATINGS_HEADER, self._counted()):
-                    pipe.write(chunk)
-        except BrokenPipeError:
-            pass  # DuckDB stopped reading: its own error is the one reported
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which raises it
-            self.error = err
-
-
 class _Copy(threading.Thread):
     """Runs DuckDB's COPY from the input pipe to the output pipe; remembers rows or error."""
 
@@ -110,32 +87,110 @@ class _Copy(threading.Thread):
             os.close(self.out_fd)  # end of file for the consumer, whatever happened
 
 
-def parquet_chunks(rows: Iterable[Sequence[str]], partition: str, on_rows: Callable[[int], Any] | None = None) -> Iterator[bytes]:
-    """The Parquet file of `rows` (the ratings CSV's fields, in order) as byte chunks.
+class ParquetPipe:
+    """One Parquet file fed with the ratings CSV's bytes as they are made (`send`), read as
+    Parquet bytes on another thread (`chunks`).
 
-    The generator raises ParquetWriteError before its end if anything failed, so a store
-    consuming it never keeps a truncated file; `on_rows` receives the row count DuckDB wrote."""
-    in_read, in_write = os.pipe()
-    out_read, out_write = os.pipe()
-    sql = f"COPY ({_select_sql(f'/dev/fd/{in_read}')}) TO '/dev/fd/{out_write}' (FORMAT parquet, ROW_GROUP_SIZE {_ROW_GROUP})"
-    feeder, copy = _Feeder(in_write, rows), _Copy(sql, partition, out_write)
+    `chunks` ends only once the feeding side said how it ended: `release(rows)` after the last
+    byte (the file is checked to hold `rows` rows), or `abort(reason)`, which makes `chunks`
+    raise so the store keeps nothing. Holding the end until then also lets the caller choose
+    when the file is stored, relative to its other files (day_files: after the CSVs)."""
+
+    def __init__(self, partition: str):
+        self._in_read, in_write = os.pipe()
+        self._out_read, out_write = os.pipe()
+        sql = f"COPY ({_select_sql(f'/dev/fd/{self._in_read}')}) TO '/dev/fd/{out_write}' (FORMAT parquet, ROW_GROUP_SIZE {_ROW_GROUP})"
+        self._sink: BinaryIO | None = os.fdopen(in_write, "wb")
+        self._copy = _Copy(sql, partition, out_write)
+        self._copy.start()
+        self._ended = threading.Event()
+        self._rows: int | None = None
+        self._abort: str | None = None
+
+    def send(self, data: bytes) -> bool:
+        """Hand on CSV bytes; False once DuckDB stopped reading (its error is reported by
+        `chunks`): later bytes are dropped."""
+        if self._sink is None:
+            return False
+        try:
+            self._sink.write(data)
+        except BrokenPipeError:
+            self._close_input()
+            return False
+        return True
+
+    def tee(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """The chunks unchanged, each also sent to DuckDB."""
+        for chunk in chunks:
+            self.send(chunk)
+            yield chunk
+
+    def _close_input(self) -> None:
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            try:
+                sink.close()
+            except BrokenPipeError:
+                pass
+
+    def release(self, rows: int) -> None:
+        """Every row was sent: end of input for DuckDB, and `chunks` may end."""
+        self._rows = rows
+        self._close_input()
+        self._ended.set()
+
+    def abort(self, reason: str) -> None:
+        """The rows stopped before their end: `chunks` raises instead of ending."""
+        self._abort = reason
+        self._close_input()
+        self._ended.set()
+
+    def chunks(self) -> Iterator[bytes]:
+        """The Parquet bytes DuckDB writes; raises ParquetWriteError before the end if anything failed."""
+        try:
+            with os.fdopen(self._out_read, "rb", buffering=0) as pipe:
+                while chunk := pipe.read(_READ):
+                    yield chunk
+            self._copy.join()
+        finally:
+            # A feeder still writing gets EPIPE (not a block) once DuckDB let go of its end.
+            os.close(self._in_read)
+        self._ended.wait()
+        if self._abort is not None:
+            raise ParquetWriteError(f"reading the rows failed: {self._abort}")
+        if self._copy.error is not None:
+            raise ParquetWriteError(f"DuckDB could not write the Parquet file: {self._copy.error}")
+        if self._copy.rows != self._rows:
+            raise ParquetWriteError(f"DuckDB wrote {self._copy.rows} rows of {self._rows}")
+
+
+def parquet_chunks(rows: Iterable[Sequence[str]], partition: str, on_rows: Callable[[int], Any] | None = None) -> Iterator[bytes]:
+    """The Parquet file of `rows` (the ratings CSV's fields, in order) as byte chunks, the rows
+    read on a thread of their own; `on_rows` receives the row count DuckDB wrote."""
+    pipe = ParquetPipe(partition)
+    count = 0
+
+    def counted() -> Iterator[Sequence[str]]:
+        nonlocal count
+        for row in rows:
+            count += 1
+            yield row
+
+    def feed() -> None:
+        try:
+            for chunk in encode_lines(RATINGS_HEADER, counted()):
+                if not pipe.send(chunk):
+                    break
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, which raises it
+            pipe.abort(f"{type(err).__name__}: {err}")
+        else:
+            pipe.release(count)
+
+    feeder = threading.Thread(target=feed, name="parquet-feeder", daemon=True)
     feeder.start()
-    copy.start()
     try:
-        with os.fdopen(out_read, "rb", buffering=0) as pipe:
-            while chunk := pipe.read(_READ):
-                yield chunk
-        copy.join()
+        yield from pipe.chunks()
     finally:
-        # Unblocks the feeder if DuckDB (or our consumer) stopped before reading every row.
-        os.close(in_read)
         feeder.join()
-        copy.join()
-    if feeder.error is not None:
-        raise ParquetWriteError(f"reading the rows failed: {type(feeder.error).__name__}: {feeder.error}")
-    if copy.error is not None:
-        raise ParquetWriteError(f"DuckDB could not write the Parquet file: {copy.error}")
-    if copy.rows != feeder.count:
-        raise ParquetWriteError(f"DuckDB wrote {copy.rows} rows of {feeder.count}")
     if on_rows is not None:
-        on_rows(copy.rows)
+        on_rows(count)

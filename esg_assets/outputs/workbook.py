@@ -105,35 +105,53 @@ class _StreamedSheet(Worksheet):
             self._xml_end_tag("sheetData")
 
 
-def _fill(sheet: _StreamedSheet, book: xlsxwriter.Workbook, rows: Iterable[Sequence[str]]) -> None:
-    bold = book.add_format({"bold": True})
-    score = book.add_format({"num_format": SCORE_FORMAT})
-    day = book.add_format({"num_format": DATE_FORMAT})
-    kinds = ["score" if c.name in SCORE_NAMES else "date" if c.type == "DATE" else "text" for c in RATINGS_COLUMNS]
-    sheet.freeze_panes(1, 0)
-    for col, (title, width) in enumerate(zip(RATINGS_HEADER, _WIDTHS)):
-        sheet.set_column(col, col, width)
-        sheet.write_string(0, col, title, bold)
-    last = 0
-    for last, row in enumerate(rows, 1):
-        for col, (value, kind) in enumerate(zip(row, kinds)):
+class WorkbookBuilder:
+    """The workbook filled one row at a time (`add`, the ratings CSV's fields), then `chunks`:
+    so one reading of the day can feed it beside the CSV and the Parquet file."""
+
+    def __init__(self) -> None:
+        self._package = io.BytesIO()
+        self._book = xlsxwriter.Workbook(self._package, _OPTIONS)
+        self._sheet = sheet = self._book.add_worksheet(SHEET, worksheet_class=_StreamedSheet)
+        self._score = self._book.add_format({"num_format": SCORE_FORMAT})
+        self._day = self._book.add_format({"num_format": DATE_FORMAT})
+        self._kinds = ["score" if c.name in SCORE_NAMES else "date" if c.type == "DATE" else "text" for c in RATINGS_COLUMNS]
+        self._last = 0
+        bold = self._book.add_format({"bold": True})
+        sheet.freeze_panes(1, 0)
+        for col, (title, width) in enumerate(zip(RATINGS_HEADER, _WIDTHS)):
+            sheet.set_column(col, col, width)
+            sheet.write_string(0, col, title, bold)
+
+    def add(self, row: Sequence[str]) -> None:
+        self._last += 1
+        last, sheet = self._last, self._sheet
+        for col, (value, kind) in enumerate(zip(row, self._kinds)):
             if value == NOT_AVAILABLE or kind == "text":
                 sheet.write_string(last, col, value)
             elif kind == "score":
                 # The CSV's rounded value; a float holds two decimals exactly enough for display.
-                sheet.write_number(last, col, float(value), score)
+                sheet.write_number(last, col, float(value), self._score)
             else:
-                sheet.write_datetime(last, col, date.fromisoformat(value), day)
-    sheet.autofilter(0, 0, last, len(RATINGS_HEADER) - 1)
+                sheet.write_datetime(last, col, date.fromisoformat(value), self._day)
+
+    def chunks(self) -> Iterator[bytes]:
+        """The finished workbook as byte chunks (call once, after the last `add`)."""
+        self._sheet.autofilter(0, 0, self._last, len(RATINGS_HEADER) - 1)
+        self._book.close()
+        yield from _packaged(self._package, self._sheet)
 
 
 def workbook_chunks(rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
     """The workbook of `rows` (the ratings CSV's fields, in order) as byte chunks."""
-    package = io.BytesIO()
-    book = xlsxwriter.Workbook(package, _OPTIONS)
-    sheet = book.add_worksheet(SHEET, worksheet_class=_StreamedSheet)
-    _fill(sheet, book, rows)
-    book.close()
+    builder = WorkbookBuilder()
+    for row in rows:
+        builder.add(row)
+    yield from builder.chunks()
+
+
+def _packaged(package: io.BytesIO, sheet: _StreamedSheet) -> Iterator[bytes]:
+    """xlsxwriter's package with the sheet's rows put in their place."""
     # A seekable output, so the zip has no data descriptors (sizes in every local header, as
     # Excel writes them); it holds the compressed workbook, about 40 bytes a row.
     out = io.BytesIO()

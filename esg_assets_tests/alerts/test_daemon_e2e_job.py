@@ -2,7 +2,7 @@
 `dagster asset materialize` against the sandbox; the daemon's sensors deliver `failure_threshold`
 (more than 5 % of calls Failed, while the run itself succeeds), `run_failed` (a critical error)
 and, after 05:15 Chicago, `missed_start` for today — each exactly once on both channels, also
-after the daemon is restarted."""
+after the daemon is restarted (every alert sensor has evaluated again on the new daemon)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,11 @@ from datetime import datetime, time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import pytest
 
+from esg_assets.sensors import ALL_SENSORS
+from esg_assets_tests.operations.daemon import sensors_evaluated_since
 from esg_assets_tests.support.alerting import stop_daemon
 
 from esg_assets_tests.support.job import ALL_ASSETS, REPO, clean_environ, fast_job_env
@@ -31,7 +34,8 @@ def materialize(env: dict[str, str], day: str) -> subprocess.CompletedProcess[st
                            "--partition", day], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
 
 
-def run_daemon_until(env: dict[str, str], done, timeout: float = 120) -> None:
+def run_daemon_until(env: dict[str, str], done, timeout: float = 120) -> bool:
+    """Run a daemon until `done()` or `timeout`; whether `done()` held when it stopped."""
     daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "esg_assets"], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
@@ -39,6 +43,7 @@ def run_daemon_until(env: dict[str, str], done, timeout: float = 120) -> None:
         while time.monotonic() < deadline and not done():
             assert daemon.poll() is None, "the daemon died"
             time.sleep(1)
+        return bool(done())
     finally:
         stop_daemon(daemon, wait=30)
 
@@ -80,9 +85,15 @@ def test_alerts_of_real_runs_reach_both_channels_exactly_once(tmp_path, smtp_ser
 
     run_daemon_until(env, all_there)
     assert all_there(), delivered()
-    # A restarted daemon sends nothing again.
+    # A restarted daemon sends nothing again, once each of its sensors has really evaluated (a
+    # sensor's next tick comes 30 s after its last one, so this is a wait on the daemon, not on
+    # a fixed sleep).
     before = delivered()
-    run_daemon_until(env, lambda: False, timeout=40)
+    sensors = {s.name for s in ALL_SENSORS}
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        restarted = time.time()
+        evaluated = run_daemon_until(env, lambda: sensors_evaluated_since(instance, restarted) >= sensors)
+        assert evaluated, f"sensors evaluated on the restarted daemon: {sensors_evaluated_since(instance, restarted)}"
     assert delivered() == before
     mails, pages = before
     for key in expected:

@@ -144,21 +144,6 @@ def test_the_file_is_a_postgres_instance_with_the_4_hour_limit_and_one_run_at_a_
     assert "sslmode: require" in DEPLOY_FILE.read_text()  # and the server accepts TLS only (support/postgres.py)
 
 
-def test_a_three_day_backfill_is_launched_through_graphql(deployment: Deployment) -> None:
-    """The job's backfill (the Launchpad's "Launch backfill"): one run per day. Launched early:
-    the daemon submits its runs on its next 30-second iteration, while the next tests run; their
-    runs and the backfill's share the one queue. (An asset-graph backfill walks the days through
-    several such iterations, minutes for three days; esg_assets_tests/ui covers it on SQLite.)"""
-    launched = deployment.web.query(
-        """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
-             __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
-        {"p": {"selector": {"partitionSetName": "esg_daily_job_partition_set", "repositorySelector": {
-            "repositoryLocationName": "esg_assets", "repositoryName": "__repository__"}},
-            "partitionNames": BACKFILL_DAYS}})["launchPartitionBackfill"]
-    assert launched["__typename"] == "LaunchBackfillSuccess", launched
-    deployment.backfill_id = launched["backfillId"]
-
-
 def test_the_schedules_run_of_a_day_with_its_logs_where_every_host_sees_them(deployment: Deployment) -> None:
     web = deployment.web
     at = datetime.combine(datetime.fromisoformat(ONE_DAY), clock(5, 0), tzinfo=CHICAGO).timestamp()
@@ -197,6 +182,39 @@ def test_the_schedules_run_of_a_day_with_its_logs_where_every_host_sees_them(dep
     assert '"event":"step_end"' in (captured["stderr"] or "")
 
 
+def test_a_three_day_backfill_is_launched_through_graphql(deployment: Deployment) -> None:
+    """The job's backfill (the Launchpad's "Launch backfill"): one run per day, submitted by the
+    daemon on its next 30-second iteration. Launched after the schedule's run and waited for before
+    the two-homes pair: runs go one at a time, so a test whose runs queued behind the backfill's
+    three waited for five runs within a bound meant for its own (seen failing under load). (An
+    asset-graph backfill walks the days through several such iterations, minutes for three days;
+    esg_assets_tests/ui covers it on SQLite.)"""
+    launched = deployment.web.query(
+        """mutation($p: LaunchBackfillParams!) { launchPartitionBackfill(backfillParams: $p) {
+             __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }""",
+        {"p": {"selector": {"partitionSetName": "esg_daily_job_partition_set", "repositorySelector": {
+            "repositoryLocationName": "esg_assets", "repositoryName": "__repository__"}},
+            "partitionNames": BACKFILL_DAYS}})["launchPartitionBackfill"]
+    assert launched["__typename"] == "LaunchBackfillSuccess", launched
+    deployment.backfill_id = launched["backfillId"]
+
+
+def test_the_backfill_ran_each_day_once_in_day_order(deployment: Deployment) -> None:
+    web = deployment.web
+    deadline, runs = time.monotonic() + 180, []
+    while len(runs) < len(BACKFILL_DAYS):
+        assert time.monotonic() < deadline, f"backfill runs: {runs}"
+        time.sleep(1)
+        runs = web.query("""query($id: String!) { partitionBackfillOrError(backfillId: $id) {
+                              ... on PartitionBackfill { runs { runId tags { key value } } } } }""",
+                         {"id": deployment.backfill_id})["partitionBackfillOrError"]["runs"]
+    web.assert_succeeded([r["runId"] for r in runs], timeout=180)
+    in_order = sorted(runs, key=lambda r: deployment.run(r["runId"])["startTime"])
+    assert [next(t["value"] for t in r["tags"] if t["key"] == "dagster/partition") for r in in_order] == BACKFILL_DAYS
+    for day in BACKFILL_DAYS:
+        assert deployment.output_keys(day) == {"ratings", "errors", "summary"}, day
+
+
 def test_two_runs_launched_from_two_homes_at_once_queue_not_collide(deployment: Deployment) -> None:
     """One from a laptop's `dagster job launch` (its own DAGSTER_HOME), one through the UI's
     GraphQL: both wait in the one queue in PostgreSQL, and the state database sees one writer."""
@@ -221,22 +239,6 @@ def test_two_runs_launched_from_two_homes_at_once_queue_not_collide(deployment: 
     assert first["endTime"] <= second["startTime"]  # ... and the second began after the first ended
 
 
-def test_the_backfill_ran_each_day_once_in_day_order(deployment: Deployment) -> None:
-    web = deployment.web
-    deadline, runs = time.monotonic() + 180, []
-    while len(runs) < len(BACKFILL_DAYS):
-        assert time.monotonic() < deadline, f"backfill runs: {runs}"
-        time.sleep(1)
-        runs = web.query("""query($id: String!) { partitionBackfillOrError(backfillId: $id) {
-                              ... on PartitionBackfill { runs { runId tags { key value } } } } }""",
-                         {"id": deployment.backfill_id})["partitionBackfillOrError"]["runs"]
-    web.assert_succeeded([r["runId"] for r in runs], timeout=180)
-    in_order = sorted(runs, key=lambda r: deployment.run(r["runId"])["startTime"])
-    assert [next(t["value"] for t in r["tags"] if t["key"] == "dagster/partition") for r in in_order] == BACKFILL_DAYS
-    for day in BACKFILL_DAYS:
-        assert deployment.output_keys(day) == {"ratings", "errors", "summary"}, day
-
-
 def test_the_5_percent_check_fails_while_the_run_succeeds(deployment: Deployment) -> None:
     sb, web = deployment.sb, deployment.web
     sb.script({"ACC-0000004": ["404"]})  # 1 of 10 called accounts Failed: 10 % > 5 %
@@ -250,12 +252,11 @@ def test_the_5_percent_check_fails_while_the_run_succeeds(deployment: Deployment
 
 
 def test_a_targeted_rerun_from_run_config(deployment: Deployment) -> None:
-    sb, web = deployment.sb, deployment.web
-    mark = sb.next_index()
-    good = deployment.launch(ONE_DAY, {"ops": {"esg_ratings": {"config": {"account_ids": ["ACC-0000002"]}}}})
-    web.assert_succeeded([good], timeout=150)
-    assert [r["account_id"] for r in sb.requests(mark) if r["kind"] == "analysis"] == ["ACC-0000002"]
-    # An account that is not active that day: the run fails (and `run_failed` goes out, below).
+    """The rerun's `account_ids` reach the worker host through the run stored in PostgreSQL: an
+    account that is not active that day fails the run, naming it (and `run_failed` goes out,
+    below). That a targeted rerun calls exactly its accounts is the same GraphQL launch on SQLite
+    (ui/test_graphql_flows.py::test_targeted_rerun_through_run_config): one run fewer here."""
+    web = deployment.web
     bad = deployment.launch(ONE_DAY, {"ops": {"esg_ratings": {"config": {"account_ids": ["ACC-9999999"]}}}})
     assert web.wait_for_runs([bad], timeout=150)[bad] == "FAILURE"
     assert any("ACC-9999999" in m for m in web.failure_messages(bad))

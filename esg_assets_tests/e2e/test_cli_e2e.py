@@ -1,12 +1,20 @@
 """End to end through the standard Dagster CLI and `esg-ratings`, exactly as configuration.md
 describes: `dagster asset materialize` as a subprocess against the sandbox, then
-`esg-ratings files get` writes the plain files, which match the contract."""
+`esg-ratings files get` writes the plain files, which match the contract.
+
+One CLI run for the module (`cli_run`): the job's processes run with umask 077, so no file or
+folder that run created under DAGSTER_HOME is open to group or others, except the Prometheus
+textfile, which is 0644 by design (figures only, read by the collector's user). The run storage a
+CLI creates before it loads the code is closed by the first step (0700 folders). (That the
+package sets the umask on import: test_private_files.py.)"""
 
 from __future__ import annotations
 
 import json
+import stat
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,15 +36,49 @@ def materialize(env: dict[str, str], *extra: str) -> subprocess.CompletedProcess
                 "--partition", PARTITION, *extra], env)
 
 
+@dataclass
+class CliRun:
+    sandbox: SandboxProcess
+    env: dict[str, str]
+    home: Path
+    done: subprocess.CompletedProcess[str]
+    created: list[Path]  # under DAGSTER_HOME, by the run (what fast_job_env put there excepted)
+
+
 @pytest.fixture(scope="module")
-def sandbox():
+def cli_run(tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("cli") / "home"
     with SandboxProcess(accounts=40, seed=21, today=PARTITION) as sb:
-        yield sb
+        env = clean_environ(**fast_job_env(home, sb.env()))
+        before = set(home.rglob("*"))
+        done = materialize(env)
+        yield CliRun(sb, env, home, done, sorted(p for p in home.rglob("*") if p not in before))
 
 
-def test_materialize_then_files_get(sandbox, tmp_path) -> None:
-    env = clean_environ(**fast_job_env(tmp_path / "home", sandbox.env()))
-    done = materialize(env)
+def test_a_cli_run_leaves_nothing_readable_by_others(cli_run: CliRun) -> None:
+    done, home, created = cli_run.done, cli_run.home, cli_run.created
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert any("compute_logs" in str(p) or p.suffix in (".out", ".err") for p in created), created
+    readable = [f"{p.relative_to(home)}" for p in created if p.is_file() and p.name != "esg_ratings.prom"
+                and _readable_by_others(home, p)]
+    assert readable == [], "\n".join(readable)
+
+
+def _readable_by_others(home: Path, path: Path) -> bool:
+    """Group or others can read `path`: it has a read bit for them and every folder between
+    DAGSTER_HOME and it lets them through."""
+    if not stat.S_IMODE(path.stat().st_mode) & 0o044:
+        return False
+    folder = path.parent
+    while folder != home:
+        if not stat.S_IMODE(folder.stat().st_mode) & 0o011:
+            return False
+        folder = folder.parent
+    return True
+
+
+def test_materialize_then_files_get(cli_run: CliRun, tmp_path: Path) -> None:
+    sandbox, env, done = cli_run.sandbox, cli_run.env, cli_run.done
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = tmp_path / "out"
     for kind in ("ratings", "errors", "summary"):

@@ -9,6 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import dagster as dg
+from dagster._core.scheduler.instigation import InstigatorType, TickStatus
+
 from esg_assets_tests.support.alerting import stop_daemon
 from esg_assets_tests.support.job import REPO
 
@@ -43,3 +46,14 @@ def running_daemon(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[
 def alive(daemon: subprocess.Popen[bytes], log: Path) -> None:
     """Fail with the end of the daemon's output if it has exited."""
     assert daemon.poll() is None, log.read_text(errors="replace")[-3000:]
+
+
+def sensors_evaluated_since(instance: dg.DagsterInstance, since: float) -> set[str]:
+    """Names of the sensors whose latest tick began after `since` and ended SKIPPED or SUCCESS:
+    what a daemon started at `since` has really evaluated (not merely had time to)."""
+    done = set()
+    for state in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR):
+        ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, limit=1)
+        if ticks and ticks[0].timestamp > since and ticks[0].status in (TickStatus.SKIPPED, TickStatus.SUCCESS):
+            done.add(state.instigator_name)
+    return done
