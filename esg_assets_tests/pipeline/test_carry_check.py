@@ -4,7 +4,7 @@ feed entry), keeps P's row for an account whose check call fails, and reports in
 the check `carried_rows_match_api` (WARN) and the HTML report.
 
 One chain of days of 30 accounts, run once for the module (`chain`), that each test reads: day 2
-with a silent change and a failing check call, a quiet day 3, day 4 with a sample of 0, day 5
+with a silent change and a failing check call, a quiet day 3, day 4 with a sample of 0 (stopping at esg_ratings), day 5
 with fewer candidates than the setting, and day 6 resumed after a first attempt that died."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from esg_assets.domain.plan import choose_sample
 from esg_assets.settings import load_storage
 from esg_assets.state.db import connect
 from esg_assets_tests.sandbox.harness import SandboxProcess
-from esg_assets_tests.support.chain import Day, module_env, observe
+from esg_assets_tests.support.chain import PLAN_ONLY, Day, module_env, observe
 from esg_assets_tests.support.job import fast_job_env, read_output
 
 pytestmark = pytest.mark.integration
@@ -61,7 +61,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
             report3 = read_output(DAY3, "report").decode()
             sb.advance(days=1)
             mp.setenv("ESG_CARRY_CHECK_SAMPLE", "0")
-            sample_zero = observe(sb, instance, DAY4)
+            sample_zero = observe(sb, instance, DAY4, assets=PLAN_ONLY)
             mp.setenv("ESG_CARRY_CHECK_SAMPLE", "20")
             sb.advance(days=1, ams_updated=NOT_CANDIDATES)
             few_candidates = observe(sb, instance, DAY5)
@@ -118,7 +118,9 @@ def test_the_check_of_a_quiet_day_passes_and_the_trend_has_every_day(chain: Chai
 def test_sample_zero_turns_the_check_off(chain: Chain) -> None:
     assert chain.sample_zero.success
     assert chain.sample_zero.called == set()
-    assert chain.sample_zero.summary["carry_check"] == {"sampled": 0, "matched": 0, "differed": [], "unverified": []}
+    ratings = chain.sample_zero.ratings  # the day stops at esg_ratings: its metadata reports the check
+    assert (ratings["carry_check_sampled"], ratings["carry_check_differed"], ratings["carried_forward_this_run"]) == (
+        0, 0, 30)
 
 
 def test_fewer_candidates_than_the_setting_samples_them_all(chain: Chain) -> None:
