@@ -14,8 +14,9 @@ from esg_assets.assets.files import ratings_csv
 from esg_assets.assets.ratings import RatingsConfig, esg_ratings
 from esg_assets.assets.summary import daily_summary
 from esg_assets.cli import main
-from esg_assets_tests.assets.direct import DAY, call, direct_env, state, use_env
+from esg_assets_tests.assets.direct import DAY, call, direct_env, state
 from esg_assets_tests.sandbox.harness import SandboxProcess
+from esg_assets_tests.support.chain import module_env
 
 
 @pytest.fixture(scope="module")
@@ -24,17 +25,18 @@ def sandbox() -> Iterator[SandboxProcess]:
         yield sb
 
 
-@pytest.fixture
-def day(sandbox, tmp_path, monkeypatch) -> SandboxProcess:
-    """The whole day materialized by calling the four assets directly (ACC-0000002 Failed, 404)."""
-    use_env(monkeypatch, direct_env(tmp_path / "home", sandbox))
-    sandbox.clear_scripts()
-    sandbox.script({"ACC-0000002": ["404"]})
-    call(active_accounts)
-    call(esg_ratings, config=RatingsConfig())
-    call(ratings_csv)
-    call(daily_summary)
-    return sandbox
+@pytest.fixture(scope="module")
+def day(sandbox, tmp_path_factory) -> Iterator[SandboxProcess]:
+    """The whole day materialized by calling the four assets directly (ACC-0000002 Failed, 404),
+    once for the module: neither test changes it."""
+    with module_env(direct_env(tmp_path_factory.mktemp("day") / "home", sandbox)):
+        sandbox.clear_scripts()
+        sandbox.script({"ACC-0000002": ["404"]})
+        call(active_accounts)
+        call(esg_ratings, config=RatingsConfig())
+        call(ratings_csv)
+        call(daily_summary)
+        yield sandbox
 
 
 def test_history_prints_one_line_per_run_with_its_figures(day, capsys) -> None:

@@ -1,13 +1,14 @@
 """The day's Parquet file, workbook and manifest from a real run against the sandbox, read back
 through `esg-ratings files get` as a consumer would: the Parquet and the workbook hold the CSV's
 rows, the manifest's sizes, hashes and row counts equal the files' bytes, it is written last,
-rewritten by a targeted rerun, and `files verify` checks the day (audited)."""
+rewritten by a targeted rerun, and `files verify` checks the day (audited). One day is
+materialized for the module; a test that changes it works on a copy of it (`fresh_day`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+import shutil
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -34,13 +35,15 @@ KINDS = {"ratings": f"FirmESGRatings_{YMD}.csv", "errors": f"FirmESGErrors_{YMD}
 MANIFEST = f"FirmESGManifest_{YMD}.json"
 
 
-@contextmanager
-def materialized_day(tmp: Path) -> Iterator[tuple[dg.ExecuteInProcessResult, dg.DagsterInstance]]:
-    """A sandbox, a job environment and a Dagster instance, with the day materialized once."""
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One materialized day (a sandbox, a job environment and a Dagster instance), only read by
+    the tests that use it; the sandbox stays up for the module."""
     mp = pytest.MonkeyPatch()
     try:
         with SandboxProcess(accounts=20, seed=13, today=PARTITION) as sb:
-            env = fast_job_env(tmp / "home", sb.env(), ESG_AUDIT_ACTOR="job", ESG_AUTHORIZED_READERS="job")
+            env = fast_job_env(tmp_path_factory.mktemp("day") / "home", sb.env(), ESG_AUDIT_ACTOR="job",
+                               ESG_AUTHORIZED_READERS="job")
             for k, v in env.items():
                 mp.setenv(k, v)
             sb.script({"ACC-0000003": ["503"], "ACC-0000007": ["partial"]})
@@ -53,17 +56,15 @@ def materialized_day(tmp: Path) -> Iterator[tuple[dg.ExecuteInProcessResult, dg.
         mp.undo()
 
 
-@pytest.fixture(scope="module")
-def day(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """One materialized day, only read by the tests that use it."""
-    with materialized_day(tmp_path_factory.mktemp("day")) as materialized:
-        yield materialized
-
-
 @pytest.fixture
-def fresh_day(tmp_path: Path):  # type: ignore[no-untyped-def]
-    """A materialized day a test may change."""
-    with materialized_day(tmp_path) as (_result, instance):
+def fresh_day(day, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A copy of the materialized day that a test may change: its whole DAGSTER_HOME (the
+    instance's runs, the state database, the store, the audit log), byte for byte as the run
+    left it, with DAGSTER_HOME pointing at the copy (every other path derives from it)."""
+    home = tmp_path / "home"
+    shutil.copytree(os.environ["DAGSTER_HOME"], home, symlinks=True)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.instance_for_test(temp_dir=str(home)) as instance:
         yield instance
 
 
