@@ -22,11 +22,8 @@ def _partition(value: str) -> str:
 
 def rerun(args: argparse.Namespace) -> int:
     """Re-call exactly the named accounts for the day and rebuild its files, recorded in the
-    Dagster instance (DAGSTER_HOME) like any other run, so it shows in the UI."""
-
-    import dagster as dg
-
-    from esg_assets.names import DAILY_SUMMARY, ESG_RATINGS, RATINGS_CSV
+    Dagster instance (DAGSTER_HOME) like any other run, so it shows in the UI. Dagster is
+    imported once the request is known good: a refused rerun answers without its CPU-second."""
     from esg_assets.settings import load_storage
     from esg_assets.state.accounts_repo import account_count, unknown_ids
     from esg_assets.state.db import connect
@@ -45,7 +42,10 @@ def rerun(args: argparse.Namespace) -> int:
     if unknown:
         raise CliError(f"not active accounts of {partition}: {', '.join(unknown)}")
 
+    import dagster as dg
+
     from esg_assets.definitions import defs
+    from esg_assets.names import DAILY_SUMMARY, ESG_RATINGS, RATINGS_CSV
 
     job = defs.resolve_implicit_global_asset_job_def().get_subset(
         asset_selection={dg.AssetKey(n) for n in (ESG_RATINGS, RATINGS_CSV, DAILY_SUMMARY)}
