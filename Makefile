@@ -25,13 +25,11 @@ demo: $(STAMP)
 
 ## The whole test suite (what CI runs), spread over TEST_WORKERS pytest-xdist workers a module at a time: most tests
 ## wait on subprocesses (dagster runs, daemons), so more workers than cores pay (docs/operations.md, "Tests").
-## The modules go out longest first (esg_assets_tests/support/module_order.py, module_seconds.json).
 ## Tests marked `cadence` time the job's own promises and run afterwards, alone (4 workers on 2 cores starve them).
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	bash scripts/test_setup.sh
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not cadence" \
-		--junitxml=.pytest_cache/junit.xml
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not cadence"
 	$(BIN)/python -m pytest -m cadence
 
 ## The Dagster UI and daemon on 127.0.0.1:3000, with the sandbox behind them.

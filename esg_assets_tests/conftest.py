@@ -104,10 +104,3 @@ def s3_env(moto_endpoint: str, storage_env: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.setenv("ESG_S3_KMS_KEY_ID", key_id)
     monkeypatch.setenv("ESG_S3_ENDPOINT_URL", moto_endpoint)
     return env
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The longest modules first, for xdist's loadscope (support/module_order.py)."""
-    from esg_assets_tests.support.module_order import load_known, longest_first
-
-    items[:] = longest_first(items, load_known())
