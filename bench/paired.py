@@ -1,13 +1,14 @@
 """Paired comparisons on a noisy, shared machine: variant A and B alternated, the ratio taken
 pair by pair (the machine's load changes between pairs, much less within one).
 
-    python -m bench.paired order  --accounts 5000 --pairs 4   # rate slot before/after the place
+    python -m bench.paired rate --base DIR --accounts 20000   # calls at R: the code in DIR vs this one
     python -m bench.paired client --requests 3000 --pairs 4   # per-request CPU of three clients
     python -m bench.paired fetch --base DIR --accounts 5000   # fetch CPU: the code in DIR vs this one
 
-`order` runs the fetch of the ESG API (the client, the limiter, the workers, no Dagster) against
-the sandbox at R = 1,000, 20 ms, concurrency 32, once with the order of the code (rate slot,
-then the in-flight place) and once with the old one (the place held while waiting for the slot).
+`rate` runs the job's fetch of the ESG API (the client, the limiter, the workers, no Dagster) in
+a child process against the sandbox at R = 1,000, 20 ms, concurrency 32, once with the package
+from `--base` and once with this one, and prints per run the sustained ratio ((N/R)/wall), the
+most arrivals the sandbox counted in any 1 s window, and the child's CPU per account.
 `client` sends sequential keep-alive GETs to a zero-latency sandbox and reads the CPU time of
 this process: `requests` through the adapter (the code's `send_get`), urllib3 alone, and
 `http.client` (and httpx's synchronous client when it is installed: it is no dependency of
@@ -20,7 +21,6 @@ per account of the child. Each prints every pair and the median ratio.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import importlib.util
 import os
@@ -35,34 +35,6 @@ from pathlib import Path
 from bench.infra import Sandbox
 
 RATE, LATENCY_MS, CONCURRENCY = 1000, 20, 32
-
-
-def _order_run(sb: Sandbox, accounts: int, old_order: bool) -> float:
-    """Seconds to fetch `accounts` accounts; `old_order` holds the place during the slot wait."""
-    from esg_assets.worker_pool import fetch_in_batches
-    from esg_assets.resources.clients import open_upstream
-    from esg_assets.settings import load_upstream
-
-    env = {**sb.upstream_env(), "ESG_API_RATE_LIMIT_PER_SECOND": str(RATE),
-           "ESG_API_MAX_CONCURRENCY": str(CONCURRENCY), "ESG_API_TIMEOUT_SECONDS": "5"}
-    ids = [f"ACC-{i:07d}" for i in range(1, accounts + 1)]
-    with open_upstream(load_upstream(env)) as up:
-        getter = up.esg._getter  # noqa: SLF001
-        if old_order:
-            # The old order from outside: the real place taken around the whole request (slot
-            # wait included), the getter's own place made a no-op.
-            place, real_get = getter._in_flight, getter.get  # noqa: SLF001
-            getter._in_flight = contextlib.nullcontext()  # noqa: SLF001
-
-            def held(url: str, params: dict[str, str] | None = None, on_send: Callable[[], None] | None = None) -> object:
-                with place:
-                    return real_get(url, params, on_send)
-
-            getter.get = held
-        up.esg.fetch_analysis(ids[0])  # the token and a first connection, outside the timing
-        started = time.monotonic()
-        fetch_in_batches(up.esg.fetch_analysis, ids, up.workers, lambda batch: None)
-        return time.monotonic() - started
 
 
 def _client_cpu(sb: Sandbox, n: int, kind: str) -> float:
@@ -109,26 +81,48 @@ except ImportError:
     from esg_assets.fetching import fetch_in_batches
     from esg_assets.resources.upstream import open_upstream
 from esg_assets.settings import load_upstream
-url, n = sys.argv[1], int(sys.argv[2])
+url, n, rate, known = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 env = {"ESG_AUTH_TOKEN_URL": url + "/oauth2/token", "ESG_CLIENT_ID": "sandbox-client",
        "ESG_CLIENT_SECRET": "sandbox-secret", "ESG_AMS_BASE_URL": url + "/ams", "ESG_API_BASE_URL": url + "/esg",
-       "ESG_API_RATE_LIMIT_PER_SECOND": "100000", "ESG_API_MAX_CONCURRENCY": "32", "ESG_API_TIMEOUT_SECONDS": "5"}
-ids = [f"ACC-{i % 1000 + 1:07d}" for i in range(n)]
+       "ESG_API_RATE_LIMIT_PER_SECOND": rate, "ESG_API_MAX_CONCURRENCY": "32", "ESG_API_TIMEOUT_SECONDS": "5"}
+ids = [f"ACC-{i % known + 1:07d}" for i in range(n)]
 with open_upstream(load_upstream(env)) as up:
     up.esg.fetch_analysis(ids[0])
-    started = time.process_time()
+    if len(sys.argv) > 5:
+        import urllib.request
+        urllib.request.urlopen(urllib.request.Request(url + "/_sandbox/requests/clear", method="POST")).read()
+    started, cpu = time.monotonic(), time.process_time()
     fetch_in_batches(up.esg.fetch_analysis, ids, up.workers, lambda batch: None)
-    print(1000 * (time.process_time() - started) / n)
+    print(time.monotonic() - started, 1000 * (time.process_time() - cpu) / n)
 """
 
 
-def _fetch_cpu(sb: Sandbox, accounts: int, source: str | None) -> float:
-    """CPU ms per account of the job's fetch in a child process; `source` first on its path."""
+def _fetch_child(sb: Sandbox, accounts: int, source: str | None, rate: int, known: int) -> tuple[float, float]:
+    """(wall seconds, CPU ms per account) of the job's fetch in a child process, `source` first
+    on its path; at a limited `rate` the sandbox's request log is cleared after the warm-up."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     if source:
         env["PYTHONPATH"] = source
-    out = subprocess.check_output([sys.executable, "-c", _FETCH_CHILD, sb.url, str(accounts)], env=env, cwd="/")
-    return float(out.decode().split()[-1])
+    argv = [sys.executable, "-c", _FETCH_CHILD, sb.url, str(accounts), str(rate), str(known)]
+    out = subprocess.check_output(argv + (["clear"] if rate == RATE else []), env=env, cwd="/")
+    wall, cpu = out.decode().split()[-2:]
+    return float(wall), float(cpu)
+
+
+def _fetch_cpu(sb: Sandbox, accounts: int, source: str | None) -> float:
+    """CPU ms per account of the job's fetch, zero latency and no limit."""
+    return _fetch_child(sb, accounts, source, 100_000, 1000)[1]
+
+
+def _rate_run(sb: Sandbox, accounts: int, source: str | None, label: str) -> float:
+    """The sustained ratio of one fetch at R (printed with the worst window and the CPU)."""
+    wall, cpu = _fetch_child(sb, accounts, source, RATE, accounts)
+    stats = sb.stats()
+    ratio = accounts / RATE / wall
+    print(f"  {label}: sustained {ratio:.3f} ({wall:.1f} s), max in any 1 s window {stats['esg_max_per_second']},"
+          f" in flight at most {stats['esg_max_in_flight']}, 429s {stats.get('by_status', {}).get('429', 0)},"
+          f" CPU {cpu:.3f} ms per account", flush=True)
+    return ratio
 
 
 def _pairs(a: Callable[[], float], b: Callable[[], float], pairs: int, label: str) -> list[float]:
@@ -145,24 +139,24 @@ def _pairs(a: Callable[[], float], b: Callable[[], float], pairs: int, label: st
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("order", "client", "fetch"))
-    p.add_argument("--base", help="fetch: a source tree of the code to compare against (A)")
+    p.add_argument("what", choices=("rate", "client", "fetch"))
+    p.add_argument("--base", help="fetch, rate: a source tree of the code to compare against (A)")
     p.add_argument("--accounts", type=int, default=5000)
     p.add_argument("--requests", type=int, default=3000)
     p.add_argument("--pairs", type=int, default=4)
     args = p.parse_args(argv)
     work = Path(tempfile.mkdtemp(prefix="esg-paired-"))
-    if args.what == "order":
+    if args.what in ("rate", "fetch") and not args.base:
+        p.error(f"{args.what} needs --base")
+    base = str(Path(args.base).resolve()) if args.base else None
+    if args.what == "rate":
         with Sandbox(work, accounts=args.accounts, seed=7, latency_ms=LATENCY_MS, rate_limit=round(RATE * 1.05)) as sb:
-            _pairs(lambda: _order_run(sb, args.accounts, old_order=True),
-                   lambda: _order_run(sb, args.accounts, old_order=False), args.pairs,
-                   f"fetch seconds, A = place held during the slot wait, B = slot first ({args.accounts} accounts)")
+            _pairs(lambda: _rate_run(sb, args.accounts, base, "A"), lambda: _rate_run(sb, args.accounts, None, "B"),
+                   args.pairs, f"sustained ratio at R = {RATE}, A = {args.base}, B = this tree ({args.accounts} accounts)")
         return 0
     if args.what == "fetch":
-        if not args.base:
-            p.error("fetch needs --base")
         with Sandbox(work, accounts=1000, seed=7) as sb:
-            _pairs(lambda: _fetch_cpu(sb, args.accounts, str(Path(args.base).resolve())),
+            _pairs(lambda: _fetch_cpu(sb, args.accounts, base),
                    lambda: _fetch_cpu(sb, args.accounts, None), args.pairs,
                    f"fetch CPU ms per account, A = {args.base}, B = this tree ({args.accounts} accounts)")
         return 0

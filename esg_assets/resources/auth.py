@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import TypeVar
 
 import requests
@@ -191,14 +191,14 @@ class BearerGetter:
     """GET with the shared token, within the in-flight ceiling and (for the ESG API) the
     rate limit; a 401 gets up to three re-sends with newer tokens, not counted as attempts.
 
-    A request waits first for its rate slot, holding nothing, then for an in-flight place: a
-    worker asleep until its slot would otherwise keep one of the places idle (the last few per
-    cent of R at 20 ms latency). The token is taken at the moment of sending, after both waits
-    and the limiter's release gate (the hard ceiling on real send instants): a token taken
-    before the waits can be one or two revocations old by the time it leaves. The in-flight
-    place is kept across the re-sends of one request, and a re-send passes the release gate
-    without reserving a new slot, so a refused request does not queue again behind every
-    waiting worker (each of which holds a reserved slot) while tokens keep being revoked."""
+    A request takes its in-flight place first, then its turn at the rate limiter (`turn()`):
+    the limiter hands each due slot to a request that holds a place, so the instant a request is
+    let go is the instant it has both, and it is counted there once its bytes are written (the
+    ceiling at the server, docs/benchmarks.md). A slot reserved before the place came late to
+    it (the place's wait), and the requests let go together when answers freed places bunched.
+    The token is taken inside the turn, at the moment of sending (contract: after the waits for
+    the rate limit and the in-flight ceiling). The place is kept across the re-sends of one
+    request, each of which takes a new turn."""
 
     def __init__(
         self,
@@ -220,8 +220,6 @@ class BearerGetter:
         self, url: str, params: dict[str, str] | None = None, on_send: Callable[[], None] | None = None
     ) -> requests.Response | AttemptFailure:
         """`on_send` is called for every request actually sent (the 401 re-sends included)."""
-        if self._limiter is not None:
-            self._limiter.wait_for_slot()
         with self._in_flight:
             refused = 0
             while True:
@@ -243,24 +241,26 @@ class BearerGetter:
     def _send(
         self, url: str, params: dict[str, str] | None, on_send: Callable[[], None] | None
     ) -> tuple[str, requests.Response | AttemptFailure]:
-        """One request, in the caller's in-flight place: the ceiling first, then the token."""
+        """One request, in the caller's in-flight place: its turn, then the token, then the bytes."""
         timeout = self._settings.timeout_seconds
-        if self._limiter is not None:
-            self._limiter.release()
-        token = self._tokens.token()
-        if on_send is not None:
-            on_send()
-        if self._counters is not None:
-            self._counters.add("requests")
+        sent: list[str] = []
+
+        @contextmanager
+        def turn() -> Iterator[dict[str, str]]:
+            with self._limiter.turn() if self._limiter is not None else nullcontext():
+                token = self._tokens.token()
+                sent.append(token)
+                if on_send is not None:
+                    on_send()
+                if self._counters is not None:
+                    self._counters.add("requests")
+                yield {"Authorization": f"Bearer {token}"}
+
         try:
-            response = send_get(
-                self._session,
-                url,
-                params,
-                {"Authorization": f"Bearer {token}", "Accept": "application/json"},
-                timeout,
-                self._settings.verify,
-            )
+            response = send_get(self._session, url, params, {"Accept": "application/json"}, timeout,
+                                self._settings.verify, turn)
         except requests.RequestException as err:
-            return token, failure_from_exception(err, timeout)
-        return token, response
+            if not sent:
+                raise
+            return sent[0], failure_from_exception(err, timeout)
+        return sent[0], response

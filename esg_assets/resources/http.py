@@ -10,6 +10,7 @@ import http.client
 import ssl
 import time
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, ExitStack
 from urllib.parse import urlsplit
 
 import requests
@@ -109,6 +110,11 @@ def make_session(pool_size: int) -> HttpSession:
     return session
 
 
+# The block a GET is written in (BearerGetter's): entered before the connection is taken, it yields
+# the headers to add (the token, taken at that moment) and is left as soon as the request is written.
+Turn = Callable[[], AbstractContextManager[Mapping[str, str]]]
+
+
 def send_get(
     session: HttpSession,
     url: str,
@@ -116,31 +122,43 @@ def send_get(
     headers: Mapping[str, str],
     timeout: float,
     verify: str | bool,
+    turn: Turn | None = None,
 ) -> requests.Response:
     """GET `url` on a keep-alive connection of the session's transport, body read, all within
     the whole-response deadline (connect + read timeout) and the body cap.
 
-    The body is read before returning, so the caller's in-flight slot covers the whole
-    exchange. Only `User-Agent` and the caller's headers are sent (no Accept-Encoding: the
-    answer comes as identity, so the body cap is on the bytes that are parsed)."""
-    deadline = response_deadline(timeout)
+    `turn` (the rate limiter's gate, BearerGetter) is held from before the connection is taken
+    until the request is written, so a request is counted when its bytes are out and its token
+    is the newest at that moment; the deadline starts once the turn has come (a wait for the
+    rate is no part of the response's time). The body is read before returning, so the caller's
+    in-flight place covers the whole exchange. Only `User-Agent` and the caller's headers are
+    sent (no Accept-Encoding: the answer comes as identity, so the body cap is on the bytes that
+    are parsed)."""
     transport = session.transport
-    with whole_response(deadline):
-        key, conn, target = transport.take(url, params, timeout, verify)
-        try:
-            response = _exchange(conn, url, target, {"User-Agent": USER_AGENT, **headers}, deadline)
-        except BaseException:
-            conn.close()
-            raise
+    with ExitStack() as gate:
+        added = gate.enter_context(turn()) if turn is not None else {}
+        deadline = response_deadline(timeout)
+        with whole_response(deadline):
+            key, conn, target = transport.take(url, params, timeout, verify)
+            try:
+                response = _exchange(conn, url, target, {"User-Agent": USER_AGENT, **headers, **added}, deadline,
+                                     gate.close)
+            except BaseException:
+                conn.close()
+                raise
     transport.give_back(key, conn)
     return response
 
 
 def _exchange(conn: http.client.HTTPConnection, url: str, target: str, headers: Mapping[str, str],
-              deadline: float) -> requests.Response:
-    """Send the GET on `conn` and read the answer; transport errors as requests' exceptions."""
+              deadline: float, written: Callable[[], None]) -> requests.Response:
+    """Send the GET on `conn` (`written()` once it is out) and read the answer; transport errors
+    as requests' exceptions."""
     try:
-        conn.request("GET", target, headers=dict(headers))
+        try:
+            conn.request("GET", target, headers=dict(headers))
+        finally:
+            written()
         watch(conn.sock)
         answer = conn.getresponse()
         body = bytearray()

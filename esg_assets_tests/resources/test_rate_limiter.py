@@ -40,22 +40,67 @@ def test_many_threads_never_exceed_the_limit_in_any_window() -> None:
     assert max(stamps) - min(stamps) >= 119 / 40 * 0.95
 
 
-def test_slots_are_reserved_one_interval_apart_with_a_virtual_clock() -> None:
-    now = [100.0]
-    limiter = RateLimiter(4, clock=lambda: now[0], sleep=lambda s: None)
-    waits = [limiter.reserve() for _ in range(9)]
-    assert waits[:4] == [0.0, 0.25, 0.5, 0.75]
+class VirtualTime:
+    """A clock that only the limiter's sleeps move (`late` is added to the first of them)."""
+
+    def __init__(self, start: float, late: float = 0.0) -> None:
+        self.now, self.late = start, late
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds + self.late
+        self.late = 0.0
+
+
+def released(limiter: RateLimiter) -> list[float]:
+    return list(limiter._released)  # noqa: SLF001 - the release log
+
+
+def test_turns_are_one_interval_apart_with_a_virtual_clock() -> None:
+    t = VirtualTime(100.0)
+    limiter = RateLimiter(4, clock=t.clock, sleep=t.sleep)
+    stamps = []
+    for _ in range(9):
+        limiter.acquire()
+        stamps.append(t.now)
+    assert stamps[:4] == [100.0, 100.25, 100.5, 100.75]
     # The fifth lands strictly after the first one's 1 s window.
-    assert waits[4] > 1.0
-    slots = [100.0 + w for w in waits]
-    assert max_in_any_window(slots) <= 4
+    assert stamps[4] > 101.0
+    assert max_in_any_window(stamps) <= 4
 
 
 def test_fractional_rates_keep_at_least_one_request() -> None:
-    now = [0.0]
-    limiter = RateLimiter(0.5, clock=lambda: now[0], sleep=lambda s: None)
-    assert limiter.reserve() == 0.0
-    assert limiter.reserve() >= 2.0
+    t = VirtualTime(0.0)
+    limiter = RateLimiter(0.5, clock=t.clock, sleep=t.sleep)
+    limiter.acquire()
+    first = t.now
+    limiter.acquire()
+    assert (first, t.now) == (0.0, 2.0)
+
+
+def test_a_request_is_counted_when_its_block_ends_not_when_its_turn_came() -> None:
+    # The ceiling is counted at the instant the request was written: a writer delayed inside its
+    # turn (a busy core) moves its own instant later, so the next one's window starts later too.
+    t = VirtualTime(10.0)
+    limiter = RateLimiter(2, clock=t.clock, sleep=t.sleep)
+    with limiter.turn():
+        t.now += 0.3  # the request is written 0.3 s after its turn came
+    limiter.acquire()
+    second = t.now
+    limiter.acquire()
+    assert second == pytest.approx(10.55)  # half an interval after the first's written instant
+    # The third waits for the first one's 1 s window, counted from 10.3 (its turn came at 10.0).
+    assert t.now > 10.3 + 1.0
+
+
+def test_a_late_request_leaves_at_least_half_an_interval_after_the_last() -> None:
+    t = VirtualTime(50.0, late=0.25)
+    limiter = RateLimiter(10, clock=t.clock, sleep=t.sleep)
+    for _ in range(3):
+        limiter.acquire()
+    assert released(limiter) == pytest.approx([50.0, 50.35, 50.4])
 
 
 def test_an_outside_observer_sees_the_limit_and_the_in_flight_ceiling() -> None:
@@ -76,18 +121,3 @@ def test_an_outside_observer_sees_the_limit_and_the_in_flight_ceiling() -> None:
     assert stats["esg_max_per_second"] <= 105
     assert stats["esg_max_per_second"] >= 90  # the limit is used, not wasted
     assert stats["esg_max_in_flight"] <= 4
-
-
-def test_requests_let_go_together_leave_at_least_half_an_interval_apart() -> None:
-    # Requests that waited for an in-flight place after their slots reach the release gate
-    # together when answers free the places: they leave spread, not in a burst.
-    now = [50.0]
-
-    def sleep(seconds: float) -> None:
-        now[0] += seconds
-
-    limiter = RateLimiter(10, clock=lambda: now[0], sleep=sleep)
-    for _ in range(4):
-        limiter.release()  # all four arrive at the gate at the same instant
-    released = list(limiter._released)  # noqa: SLF001 - the release log
-    assert released == pytest.approx([50.0, 50.05, 50.1, 50.15])
