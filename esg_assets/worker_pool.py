@@ -10,18 +10,21 @@ in the calling thread) sets `stop`: queued accounts are skipped, a worker in a b
 up its account (RetryStopped, through the client's stoppable sleep), and the results already
 received are still committed, so a resume repeats as few calls as possible.
 
-The workers are long-lived threads fed through a bounded queue rather than one executor task
-per account: a `Future` per call (with its lock and condition) cost the calling thread more CPU
-than committing the results, on a GIL that the workers need for their HTTP round trips.
+The workers are long-lived threads; accounts and results pass through two deques, which a
+thread appends to and pops from without waking anyone. The calling thread looks at them every
+`_TICK_SECONDS` (topping the accounts up, taking the results): a blocking queue woke a thread
+per account and per result, and those wake-ups (a lock released to a waiter, a GIL hand-off on
+2 cores) were a third of the fetch's CPU (docs/benchmarks.md, "Where the fetch's CPU goes").
+A worker that finds no account waits on a condition, notified only when one is waiting.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 
 from esg_assets.domain.models import AccountResult
@@ -32,10 +35,12 @@ from esg_assets.resources.retry import RetryStopped
 # docs/data-flow.md, "Resume").
 BATCH_SIZE = 100
 BATCH_SECONDS = 0.5
-# How long the calling thread blocks on a full input queue before it looks at results again.
-_FEED_WAIT_SECONDS = 0.05
+# How often the calling thread tops the accounts up and takes the results (at R = 1,000 that is
+# ten results a look, and 2 x workers accounts queued last far longer than one tick).
+_TICK_SECONDS = 0.01
+# How long an idle worker waits before it looks again (a notification is normally sooner).
+_IDLE_WAIT_SECONDS = 0.05
 
-_DONE = object()  # tells a worker to exit
 _CANCELLED = object()  # an account skipped after a critical error: no result, no call
 
 
@@ -82,30 +87,54 @@ def _fetch_in_batches(
     stop: threading.Event | None,
     on_tick: Callable[[int], None] | None,
 ) -> int:
-    inbox: queue.Queue[object] = queue.Queue(maxsize=workers * 2)
-    results: queue.Queue[object] = queue.Queue()
+    inbox: deque[str] = deque()
+    results: deque[object] = deque()
+    capacity = workers * 2
     stop = threading.Event() if stop is None else stop
+    fed = threading.Event()  # no account will be added: an idle worker exits
+    idle = threading.Condition()
+    waiting = 0  # workers waiting on `idle` (read and changed under its lock)
     batch: list[AccountResult] = []
     oldest = 0.0  # when the first result of `batch` arrived
     done = 0
     pending = 0  # accounts handed to the workers whose result has not been taken yet
     crash: BaseException | None = None
 
-    def work() -> None:
+    def next_account() -> str | None:
+        nonlocal waiting
         while True:
-            account_id = inbox.get()
-            if account_id is _DONE:
-                return
+            try:
+                return inbox.popleft()
+            except IndexError:
+                pass
+            with idle:
+                if inbox:
+                    continue
+                if fed.is_set():
+                    return None
+                waiting += 1
+                idle.wait(_IDLE_WAIT_SECONDS)
+                waiting -= 1
+
+    def work() -> None:
+        while (account_id := next_account()) is not None:
             if stop.is_set():
-                results.put(_CANCELLED)
+                results.append(_CANCELLED)
                 continue
             try:
-                results.put(fetch(account_id))  # type: ignore[arg-type]
+                results.append(fetch(account_id))
             except RetryStopped:  # stopped in a backoff wait: no result, called again next run
-                results.put(_CANCELLED)
+                results.append(_CANCELLED)
             except BaseException as err:  # noqa: BLE001 - handed to the calling thread
                 stop.set()
-                results.put(_Crash(err))
+                results.append(_Crash(err))
+
+    def wake(everyone: bool = False) -> None:
+        with idle:
+            if everyone:
+                idle.notify_all()
+            elif waiting:
+                idle.notify(waiting)
 
     def take(item: object) -> None:
         nonlocal crash, done, pending, oldest
@@ -126,8 +155,8 @@ def _fetch_in_batches(
     def drain() -> None:
         while True:
             try:
-                take(results.get_nowait())
-            except queue.Empty:
+                take(results.popleft())
+            except IndexError:
                 return
 
     def flush(force: bool = False) -> None:
@@ -138,43 +167,36 @@ def _fetch_in_batches(
             on_batch(batch)
             batch = []
 
-    def until_due() -> float:
-        """How long the calling thread may block before the oldest result is due."""
-        if not batch:
-            return batch_seconds
-        return max(0.0, oldest + batch_seconds - time.monotonic())
-
     def shut_down() -> None:
         stop.set()  # workers skip whatever is still queued and leave their backoff waits
-        for _ in threads:
-            inbox.put(_DONE)
+        fed.set()
+        wake(everyone=True)
         for thread in threads:
             thread.join()
 
     threads = [threading.Thread(target=work, name=f"esg-fetch-{i}", daemon=True) for i in range(workers)]
     for thread in threads:
         thread.start()
+    accounts = iter(account_ids)
     try:
-        for account_id in account_ids:
-            while not stop.is_set():
-                try:
-                    inbox.put(account_id, timeout=min(_FEED_WAIT_SECONDS, until_due()))
-                    pending += 1
+        while not fed.is_set():
+            while len(inbox) < capacity and not stop.is_set():
+                account_id = next(accounts, None)
+                if account_id is None:
+                    fed.set()  # every account is queued
                     break
-                except queue.Full:
-                    drain()
-                    flush()
+                inbox.append(account_id)
+                pending += 1
             if stop.is_set():
-                break
+                fed.set()
+            wake(everyone=fed.is_set())
             drain()
             flush()
+            if not fed.is_set():
+                time.sleep(_TICK_SECONDS)
         while pending > 0:
-            try:
-                item = results.get(timeout=until_due())
-            except queue.Empty:
-                flush()
-                continue
-            take(item)
+            time.sleep(_TICK_SECONDS)
+            drain()
             flush()
     except BaseException:
         # Interrupted (the run is being terminated) or `on_batch` failed: keep what arrived.
