@@ -18,7 +18,7 @@ from esg_assets.domain.pages import InvalidPage, parse_feed_page
 from esg_assets.resources.auth import BearerGetter
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import join_url
-from esg_assets.resources.retry import classify_status, parse_retry_after, retrying_from
+from esg_assets.resources.retry import Attempts, classify_status, parse_retry_after, retrying_from
 from esg_assets.settings import UpstreamSettings
 
 log = logging.getLogger(__name__)
@@ -51,13 +51,13 @@ class EsgApiClient:
         self._counters = counters
         self._sleep = sleep
 
-    def _retrying(self):  # noqa: ANN202 - tenacity's type
+    def _retrying(self) -> Attempts:
         return retrying_from(self._settings, self._sleep)
 
     def fetch_analysis(self, account_id: str) -> AccountResult:
         """The account's latest analysis after at most ESG_API_MAX_ATTEMPTS attempts."""
         url = join_url(self._settings.api_base_url, f"/v1/accounts/{quote(account_id, safe='')}/esg-analysis")
-        # Attempts (at most ESG_API_MAX_ATTEMPTS, tenacity counts them) differ from requests
+        # Attempts (at most ESG_API_MAX_ATTEMPTS, `Attempts` counts them) differ from requests
         # made: a 401 re-send is a request but not an attempt. The error file's Attempts and
         # the summary's retries count requests (docs/spec.md#error-csv, #summary-json).
         sent = 0
