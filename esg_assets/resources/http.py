@@ -10,7 +10,7 @@ import http.client
 import ssl
 import time
 from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, ExitStack
+from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -110,9 +110,14 @@ def make_session(pool_size: int) -> HttpSession:
     return session
 
 
-# The block a GET is written in (BearerGetter's): entered before the connection is taken, it yields
-# the headers to add (the token, taken at that moment) and is left as soon as the request is written.
-Turn = Callable[[], AbstractContextManager[Mapping[str, str]]]
+class Turn(Protocol):
+    """The moment a GET is written (BearerGetter's): `open()` is called before the connection is
+    taken and gives the headers to add (the token, taken at that moment); `close()` as soon as
+    the request is written, or failed to be (called again, it does nothing)."""
+
+    def open(self) -> Mapping[str, str]: ...
+
+    def close(self) -> None: ...
 
 
 def send_get(
@@ -135,30 +140,34 @@ def send_get(
     sent (no Accept-Encoding: the answer comes as identity, so the body cap is on the bytes that
     are parsed)."""
     transport = session.transport
-    with ExitStack() as gate:
-        added = gate.enter_context(turn()) if turn is not None else {}
+    added = turn.open() if turn is not None else {}
+    try:
         deadline = response_deadline(timeout)
         with whole_response(deadline):
             key, conn, target = transport.take(url, params, timeout, verify)
             try:
                 response = _exchange(conn, url, target, {"User-Agent": USER_AGENT, **headers, **added}, deadline,
-                                     gate.close)
+                                     turn)
             except BaseException:
                 conn.close()
                 raise
+    finally:
+        if turn is not None:
+            turn.close()
     transport.give_back(key, conn)
     return response
 
 
 def _exchange(conn: http.client.HTTPConnection, url: str, target: str, headers: Mapping[str, str],
-              deadline: float, written: Callable[[], None]) -> requests.Response:
-    """Send the GET on `conn` (`written()` once it is out) and read the answer; transport errors
-    as requests' exceptions."""
+              deadline: float, turn: Turn | None) -> requests.Response:
+    """Send the GET on `conn` (closing `turn` once it is out) and read the answer; transport
+    errors as requests' exceptions."""
     try:
         try:
             conn.request("GET", target, headers=dict(headers))
         finally:
-            written()
+            if turn is not None:
+                turn.close()
         watch(conn.sock)
         answer = conn.getresponse()
         body = bytearray()

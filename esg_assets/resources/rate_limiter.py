@@ -59,28 +59,43 @@ class RateLimiter:
             self._next = slot + self._interval
             return slot - now
 
-    @contextmanager
-    def turn(self) -> Iterator[None]:
-        """Wait for the next slot, then hold the gate while the block writes the request; the
-        request is counted at the block's end, however it ends (a request that failed
-        half-written may have reached the server). The gate is held while it waits for the
-        ceiling: that wait binds everyone behind it, and the release log stays in time order."""
+    def begin(self) -> float:
+        """Wait for the next slot, then for the ceiling, and return holding the gate: the caller
+        writes its request and then calls `end` with the returned instant, however the write
+        ended (a request that failed half-written may have reached the server). The gate is held
+        while it waits for the ceiling: that wait binds everyone behind it, and the release log
+        stays in time order."""
         wait = self._reserve()
         if wait > 0:
             self._sleep(wait)
-        with self._gate:
+        self._gate.acquire()
+        try:
             now = self._clock()
             earliest = self._last_release + _MIN_SPACING_INTERVALS * self._interval
             if len(self._released) == self._cap:
                 earliest = max(earliest, self._released[0] + 1.0 + _WINDOW_MARGIN_SECONDS)
             if now < earliest:
                 self._sleep(earliest - now)
-            try:
-                yield
-            finally:
-                released = max(self._clock(), earliest)
-                self._released.append(released)
-                self._last_release = released
+        except BaseException:
+            self._gate.release()
+            raise
+        return earliest
+
+    def end(self, earliest: float) -> None:
+        """The request of the turn `begin` gave is written: count it now, open the gate."""
+        released = max(self._clock(), earliest)
+        self._released.append(released)
+        self._last_release = released
+        self._gate.release()
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """`begin`, the block (which writes the request), then `end`."""
+        earliest = self.begin()
+        try:
+            yield
+        finally:
+            self.end(earliest)
 
     def acquire(self) -> None:
         """Wait for a turn and count a request at once (a caller that sends right after)."""
