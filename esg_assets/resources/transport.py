@@ -22,6 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from esg_assets.resources import headers
 from esg_assets.resources.tls import TrustContexts
 
 
@@ -50,6 +51,7 @@ class Transport:
     a thread takes one for the whole exchange and gives it back once the body is read."""
 
     def __init__(self, pool_size: int) -> None:
+        headers.install()  # the answers' header blocks parsed directly (headers.py)
         self._pool_size = pool_size
         self._idle: dict[tuple[str, str, int, str | bool], deque[http.client.HTTPConnection]] = {}
         self._contexts = TrustContexts()
