@@ -24,8 +24,9 @@ from contextlib import contextmanager
 # Margin added to the 1 s window so that the (R+1)-th request reaches the server strictly after it,
 # with room for the server's own jitter in stamping arrivals (a loaded core delays one stamp and
 # not the next). The even schedule is spaced to match (R requests per 1 s + margin), so the window
-# binds only when sends came unevenly; it costs margin/1 s of the rate (0.3 %).
-_WINDOW_MARGIN_SECONDS = 0.003
+# binds only when sends came unevenly; it costs margin/1 s of the rate (0.8 %). 3 ms let the sandbox
+# count R+3 to R+7 at load 1-5 while our own write instants stayed at R (docs/benchmarks.md).
+_WINDOW_MARGIN_SECONDS = 0.008
 # Releases are at least this many intervals apart: a request that came late can catch up, but
 # never in a burst the window allows and the observer counts with the answers' jitter.
 _MIN_SPACING_INTERVALS = 0.5
