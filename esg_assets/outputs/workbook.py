@@ -3,9 +3,10 @@
 xlsxwriter makes the package (workbook, styles, theme, the sheet's frozen pane, filter and
 column widths), `in_memory`, so nothing touches the disk; the rows' XML is written by
 `sheet_xml` (xlsxwriter's per-cell calls were three quarters of the step's CPU) and kept
-zlib-compressed in memory (about 1/15 of the XML) until the package is copied entry by entry into
-the output zip, the rows decompressed straight into the sheet's entry, and handed to the store in
-chunks. Peak memory: the compressed rows and the compressed workbook (docs/benchmarks.md).
+deflated in memory as they come (about 1/11 of the XML); the package is then written entry by
+entry as the store takes it (`zip_stream`), the rows' deflated bytes handed on as they are, so
+they are compressed once and the workbook is never whole in memory. Peak memory: the compressed
+rows (docs/benchmarks.md).
 
 Every text is an inline string, escaped (`sheet_xml`): a name such as `=HYPERLINK(...)` stays the
 text it is in the CSV, never a formula. The sheet class overrides three private methods of
@@ -26,6 +27,7 @@ from xlsxwriter.worksheet import Worksheet
 from esg_assets.catalog import RATINGS_COLUMNS, SCORE_NAMES
 from esg_assets.domain.csv_format import RATINGS_HEADER
 from esg_assets.outputs.sheet_xml import RowWriter
+from esg_assets.outputs.zip_stream import Deflated, ZipWriter
 
 SHEET = "Ratings"
 SCORE_FORMAT = "0.00"
@@ -33,7 +35,6 @@ DATE_FORMAT = "yyyy-mm-dd"
 _SHEET_PART = "xl/worksheets/sheet1.xml"
 _MARK = "<!--esg-rows-->"  # where the rows go in the sheet part; user text is escaped, never this
 _FLUSH = 1 << 16
-_CHUNK = 1 << 20
 _OPTIONS = {
     "in_memory": True,
     "strings_to_formulas": False,
@@ -46,11 +47,12 @@ _ONE_OF_A_KIND = ("account_id", "account_name")
 
 
 class _CompressedRows:
-    """Where the streaming sheet writes each finished row's XML: zlib-compressed in memory."""
+    """The rows' XML as it comes, raw-deflated in memory: the middle piece of the sheet's zip
+    entry (`zip_stream`), so it is compressed once and never decompressed here."""
 
     def __init__(self) -> None:
-        self._zip = zlib.compressobj(6)
-        self._parts: list[bytes] = []
+        self._zip = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self.piece = Deflated()
         self._pending: list[str] = []
         self._size = 0
 
@@ -63,18 +65,15 @@ class _CompressedRows:
     def _compress(self) -> None:
         data = "".join(self._pending).encode("utf-8")
         self._pending, self._size = [], 0
-        if out := self._zip.compress(data):
-            self._parts.append(out)
+        self.piece.size += len(data)
+        self.piece.crc = zlib.crc32(data, self.piece.crc)
+        self.piece.add(self._zip.compress(data))
 
-    def chunks(self) -> Iterator[bytes]:
-        """The rows' XML, decompressed part by part (each part freed once handed on)."""
+    def finished(self) -> Deflated:
+        """The piece, ended with a sync flush so the part after the rows can follow it."""
         self._compress()
-        self._parts.append(self._zip.flush())
-        unzip = zlib.decompressobj()
-        self._parts.reverse()
-        while self._parts:
-            yield unzip.decompress(self._parts.pop())
-        yield unzip.flush()
+        self.piece.add(self._zip.flush(zlib.Z_SYNC_FLUSH))
+        return self.piece
 
 
 class _RowsSheet(Worksheet):
@@ -142,26 +141,16 @@ def workbook_chunks(rows: Iterable[Sequence[str]]) -> Iterator[bytes]:
 
 
 def _packaged(package: io.BytesIO, rows: _CompressedRows) -> Iterator[bytes]:
-    """xlsxwriter's package with the sheet's rows put in their place."""
-    # A seekable output, so the zip has no data descriptors (sizes in every local header, as
-    # Excel writes them); it holds the compressed workbook, about 40 bytes a row.
-    out = io.BytesIO()
-    with zipfile.ZipFile(package) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+    """xlsxwriter's package, entry by entry, with the sheet's rows put in their place."""
+    out = ZipWriter()
+    with zipfile.ZipFile(package) as source:
         for info in source.infolist():
             data = source.read(info)
             if info.filename != _SHEET_PART:
-                target.writestr(info, data)
+                yield from out.entry(info.filename, [Deflated.of(data, final=True)], info.date_time)
                 continue
-            head, _, tail = data.decode("utf-8").partition(_MARK)
-            with target.open(info, "w") as entry:
-                entry.write(head.encode("utf-8"))
-                for chunk in rows.chunks():
-                    entry.write(chunk)
-                entry.write(tail.encode("utf-8"))
+            head, _, tail = data.partition(_MARK.encode("ascii"))
+            pieces = [Deflated.of(head, final=False), rows.finished(), Deflated.of(tail, final=True)]
+            yield from out.entry(info.filename, pieces, info.date_time)
     package.close()
-    view = out.getbuffer()
-    try:
-        for start in range(0, len(view), _CHUNK):
-            yield bytes(view[start:start + _CHUNK])
-    finally:
-        view.release()
+    yield from out.end()
