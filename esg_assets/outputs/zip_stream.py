@@ -40,22 +40,15 @@ def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
     """The CRC-32 of A + B from crc32(A), crc32(B) and len(B) (zlib's `crc32_combine`)."""
     if len2 <= 0:
         return crc1
-    odd = [0xEDB88320] + [1 << n for n in range(31)]  # the operator for one zero bit
-    even = _gf2_square(odd)  # two zero bits
-    odd = _gf2_square(even)  # four
-    while True:
-        even = _gf2_square(odd)
+    operator = [0xEDB88320] + [1 << n for n in range(31)]  # appends one zero bit to a CRC
+    for _ in range(3):
+        operator = _gf2_square(operator)  # 2, 4, then 8 zero bits: one zero byte
+    while len2:  # len(B) zero bytes, by its binary digits
         if len2 & 1:
-            crc1 = _gf2_times(even, crc1)
+            crc1 = _gf2_times(operator, crc1)
         len2 >>= 1
-        if not len2:
-            break
-        odd = _gf2_square(even)
-        if len2 & 1:
-            crc1 = _gf2_times(odd, crc1)
-        len2 >>= 1
-        if not len2:
-            break
+        if len2:
+            operator = _gf2_square(operator)
     return crc1 ^ crc2
 
 
