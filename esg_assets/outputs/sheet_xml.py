@@ -79,28 +79,29 @@ class RowWriter:
     workbook's styles. The cells of labels, scores and dates (a few thousand values) are cached."""
 
     def __init__(self, kinds: Sequence[str], score_style: int, date_style: int):
-        self._columns = tuple(zip(_LETTERS, kinds))
+        # Per column: the cell's opening, its kind, and the cache of its cells by value (None: not cached).
+        self._columns = tuple((f'<c r="{letter}', kind, None if kind == "text" else {})
+                              for letter, kind in zip(_LETTERS, kinds))
         self._score_style, self._date_style = score_style, date_style
-        self._cells: dict[tuple[str, str], str] = {}
         self.rows = 1  # the header's
 
     def header(self, titles: Sequence[str], style: int) -> str:
-        cells = "".join(f'<c r="{letter}1" s="{style}" t="inlineStr">{inline_text(t)}</c>'
-                        for (letter, _kind), t in zip(self._columns, titles))
+        cells = "".join(f'{opening}1" s="{style}" t="inlineStr">{inline_text(t)}</c>'
+                        for (opening, _kind, _cache), t in zip(self._columns, titles))
         return f'<row r="1">{cells}</row>'
 
     def _cell(self, kind: str, value: str) -> str:
-        """What follows `<c r="A1"` for a value of a column of `kind`."""
+        """What follows `<c r="A1` for a value of a column of `kind`."""
         if value == NOT_AVAILABLE or kind in ("text", "label"):
-            return f' t="inlineStr">{inline_text(value)}</c>'
+            return f'" t="inlineStr">{inline_text(value)}</c>'
         if kind == "score":
             if not _NUMBER.fullmatch(value):
                 raise ValueError(f"the workbook's score cell is not a decimal number: {value[:40]!r}")
-            return f' s="{self._score_style}"><v>{value}</v></c>'
+            return f'" s="{self._score_style}"><v>{value}</v></c>'
         serial = excel_day(value)
         if serial is None:  # kept as the text it is
-            return f' t="inlineStr">{inline_text(value)}</c>'
-        return f' s="{self._date_style}"><v>{serial}</v></c>'
+            return f'" t="inlineStr">{inline_text(value)}</c>'
+        return f'" s="{self._date_style}"><v>{serial}</v></c>'
 
     def row(self, fields: Sequence[str]) -> str:
         """The next row's XML."""
@@ -109,15 +110,14 @@ class RowWriter:
                             "the day has more")
         self.rows += 1
         r = str(self.rows)
-        cells, parts = self._cells, [f'<row r="{r}">']
-        for (letter, kind), value in zip(self._columns, fields):
-            if kind == "text":
-                parts.append(f'<c r="{letter}{r}" t="inlineStr">{inline_text(value)}</c>')
+        parts = [f'<row r="{r}">']
+        for (opening, kind, cache), value in zip(self._columns, fields):
+            if cache is None:
+                parts += (opening, r, '" t="inlineStr">', inline_text(value), "</c>")
                 continue
-            key = (kind, value)
-            cell = cells.get(key)
+            cell = cache.get(value)
             if cell is None:
-                cell = cells[key] = self._cell(kind, value)
-            parts.append(f'<c r="{letter}{r}"{cell}')
+                cell = cache[value] = self._cell(kind, value)
+            parts += (opening, r, cell)
         parts.append("</row>")
         return "".join(parts)
