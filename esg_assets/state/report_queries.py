@@ -12,9 +12,8 @@ from esg_assets.domain.models import ErrorRow, RatingRow
 
 # Rows per ordered read of the CSV files: bounds DuckDB's sort and join to one chunk, and the
 # Python tuples of one chunk. 20,000 rather than 50,000: 100,000 rows read three times (CSV,
-# Parquet, workbook) peaked 25 MB lower at the same CPU (docs/benchmarks.md, session 4); 10,000
-# since each chunk's bounds are constants (docs/benchmarks.md, "The fixed steps and the memory").
-ORDERED_CHUNK = 10_000
+# Parquet, workbook) peaked 25 MB lower at the same CPU (docs/benchmarks.md, session 4).
+ORDERED_CHUNK = 20_000
 SCORE_COLUMNS = ("overall", "environmental", "social", "governance")
 # Scores are stored as the exact decimal text the API sent. DuckDB 1.5.5 casts and sums
 # DECIMAL(38, s) on 128-bit integers, about 80 times slower than DECIMAL(18, s) on 64-bit ones
@@ -43,37 +42,33 @@ def missing_results(con: duckdb.DuckDBPyConnection, partition: str) -> int:
     )
 
 
-def _ordered(con: duckdb.DuckDBPyConnection, bound_sql: str, sql: str, partition: str, chunk: int) -> Iterator[tuple]:
-    """The rows of `sql` in Account ID order, one chunk at a time (keyset pagination).
-    `bound_sql` gives the chunk's last account_id: the largest of the next `chunk` after `$2`
-    (a top-N, which DuckDB answers from the first row groups past `$2`); `sql` then selects the
-    rows with `$2 < account_id <= $3`, account_id first, ordered. The bounds are constants, so
-    the zonemaps of both tables skip everything outside the chunk: each chunk costs its own
-    rows, whatever the number of accounts (with the bounds subqueries, every chunk scanned the
-    partition's results)."""
+def _ordered(con: duckdb.DuckDBPyConnection, sql: str, params: list, chunk: int) -> Iterator[tuple]:
+    """The rows of `sql` in Account ID order, one chunk at a time (keyset pagination): `sql`
+    selects at most `limit` rows with account_id > `after` (its last two parameters), ordered,
+    account_id first. Each chunk is a top-N of `chunk` rows, so DuckDB never sorts or joins
+    more than one chunk, whatever the number of accounts."""
     after = ""
     while True:
-        row = con.execute(bound_sql, [partition, after, chunk]).fetchone()
-        last = None if row is None else row[0]
-        if last is None:
+        rows = con.execute(sql, [*params, after, chunk]).fetchall()
+        yield from rows
+        if len(rows) < chunk:
             return
-        yield from con.execute(sql, [partition, after, last]).fetchall()
-        after = last
+        after = rows[-1][0]
 
 
 def rating_rows(con: duckdb.DuckDBPyConnection, partition: str, chunk: int = ORDERED_CHUNK) -> Iterator[RatingRow]:
     """One row per active account, ordered by Account ID in plain byte order (DuckDB compares
     VARCHAR by bytes). The chunk's accounts are picked first, then joined to their results
-    only, between constant ID bounds, so the zonemaps skip the rest of the partition."""
-    bound = """SELECT max(account_id) FROM (SELECT account_id FROM accounts
-                 WHERE partition = $1 AND account_id > $2 ORDER BY account_id LIMIT $3)"""
-    sql = """SELECT a.account_id, a.account_name, r.status, r.overall, r.environmental, r.social,
+    only: the ID bounds let the zonemaps skip the rest of the partition."""
+    sql = """WITH c AS (
+                 SELECT account_id, account_name FROM accounts
+                 WHERE partition = $1 AND account_id > $2 ORDER BY account_id LIMIT $3)
+             SELECT c.account_id, c.account_name, r.status, r.overall, r.environmental, r.social,
                     r.governance, r.primary_pillar, r.primary_score, r.analysis_date
-             FROM accounts a LEFT JOIN ratings r ON r.partition = $1 AND r.account_id = a.account_id
-                  AND r.account_id > $2 AND r.account_id <= $3
-             WHERE a.partition = $1 AND a.account_id > $2 AND a.account_id <= $3
-             ORDER BY a.account_id"""
-    for row in _ordered(con, bound, sql, partition, chunk):
+             FROM c LEFT JOIN ratings r ON r.partition = $1 AND r.account_id = c.account_id
+                  AND r.account_id BETWEEN (SELECT min(account_id) FROM c) AND (SELECT max(account_id) FROM c)
+             ORDER BY c.account_id"""
+    for row in _ordered(con, sql, [partition], chunk):
         yield RatingRow(*row)
 
 
@@ -81,16 +76,15 @@ def error_rows(con: duckdb.DuckDBPyConnection, partition: str, chunk: int = ORDE
     """One row per Failed or Partial result of an active account, by Account ID. A chunk of
     results is picked, then each is flagged active or not (a result can outlive its account
     when the day's list is re-materialized); the next chunk starts after the last result."""
-    bound = """SELECT max(account_id) FROM (SELECT account_id FROM ratings
-                 WHERE partition = $1 AND status IN ('Failed', 'Partial') AND account_id > $2
-                 ORDER BY account_id LIMIT $3)"""
-    sql = """SELECT e.account_id, e.attempts, e.error_kind, e.http_status, e.error_message, e.last_attempt_at,
-                    a.account_id IS NOT NULL AS active
-             FROM ratings e LEFT JOIN accounts a ON a.partition = $1 AND a.account_id = e.account_id
-                  AND a.account_id > $2 AND a.account_id <= $3
-             WHERE e.partition = $1 AND e.status IN ('Failed', 'Partial') AND e.account_id > $2 AND e.account_id <= $3
+    sql = """WITH e AS (
+                 SELECT account_id, attempts, error_kind, http_status, error_message, last_attempt_at
+                 FROM ratings WHERE partition = $1 AND status IN ('Failed', 'Partial') AND account_id > $2
+                 ORDER BY account_id LIMIT $3)
+             SELECT e.*, a.account_id IS NOT NULL AS active
+             FROM e LEFT JOIN accounts a ON a.partition = $1 AND a.account_id = e.account_id
+                  AND a.account_id BETWEEN (SELECT min(account_id) FROM e) AND (SELECT max(account_id) FROM e)
              ORDER BY e.account_id"""
-    for *row, active in _ordered(con, bound, sql, partition, chunk):
+    for *row, active in _ordered(con, sql, [partition], chunk):
         if active:
             yield ErrorRow(*row)
 
