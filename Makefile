@@ -33,7 +33,7 @@ demo: $(STAMP)
 TEST_WORKERS ?= 4
 test: $(STAMP)
 	bash scripts/test_setup.sh
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -m "not cadence"
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -p esg_assets_tests.support.module_order -m "not cadence"
 	$(BIN)/python -m pytest -m cadence
 
 ## The Dagster UI and daemon on 127.0.0.1:3000, with the sandbox behind them.

@@ -75,11 +75,15 @@ def sweep_leftovers(directory: Path) -> list[str]:
         return removed
     for entry in entries:
         match = _LEFTOVER.fullmatch(entry.name)
-        if match is None or not entry.is_file(follow_symlinks=False):
+        if match is None or _alive(int(match["pid"])):
             continue
-        if entry.stat(follow_symlinks=False).st_uid != os.getuid() or _alive(int(match["pid"])):
-            continue
+        # The writer's pid is judged before the file is looked at: a live writer (another `files
+        # get` into the same directory) renames its temp file away at any moment, and a stat of
+        # the vanished name failed this sweep. A dead writer's file may still be removed by a
+        # concurrent sweeper first: gone is no error.
         try:
+            if not entry.is_file(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
             os.unlink(entry.path)
         except FileNotFoundError:
             continue

@@ -55,7 +55,8 @@ def test_a_killed_run_worker_is_retried_and_resumes_and_the_day_is_resolved(
                                            ESG_API_MAX_CONCURRENCY="4"),
                             **alert_env(smtp_server.port, pagerduty.url))
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            dagster(env, "instance", "concurrency", "set", STATE_DB_POOL, "1")
+            # No `dagster instance concurrency set`: the run queue stores the pool's one slot when
+            # the launch submits the run (run_queue.py), checked below.
             daemon_log = tmp_path / "daemon.log"
             with open(daemon_log, "w") as out:
                 daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "esg_assets"], cwd=REPO,
@@ -68,11 +69,13 @@ def test_a_killed_run_worker_is_retried_and_resumes_and_the_day_is_resolved(
             finally:
                 stop_daemon(daemon, wait=20)
             failed = instance.get_run_record_by_id(run_id)
+            pool_slots = instance.event_log_storage.get_concurrency_info(STATE_DB_POOL).slot_count
             logs = [e.message or "" for e in instance.all_logs(run_id)]
         second_calls = [r["account_id"] for r in sb.requests(mark) if r["kind"] == "analysis"]
         first_calls = [r["account_id"] for r in sb.requests()[:mark] if r["kind"] == "analysis"]
         all_ids = {a["account_id"] for a in sb.accounts()}
 
+    assert pool_slots == 1
     assert failed.dagster_run.status == S.FAILURE
     assert failed.end_time - killed_at < 60, "the dead worker was not detected"  # 5 minutes allowed
     assert any(f"Run execution process for {run_id}" in m for m in logs), logs[-10:]

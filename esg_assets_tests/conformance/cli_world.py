@@ -127,7 +127,7 @@ def get_all(env: dict[str, str], out: Path) -> dict[str, bytes]:
         assert done.returncode == 0, done.stdout + done.stderr
         return (out / kind / LOGICAL[kind]).read_bytes()
 
-    return dict(zip(KINDS, parallel(one, KINDS, workers=1)))
+    return dict(zip(KINDS, parallel(one, KINDS)))
 
 
 def dagster_runs(env: dict[str, str]) -> list[dict[str, Any]]:

@@ -98,7 +98,7 @@ def fetch(env: dict[str, str], partition: str, out: Path) -> dict[str, bytes]:
         assert done.returncode == 0, done.stdout + done.stderr
         return (out / names[kind]).read_bytes()
 
-    return dict(zip(names, parallel(one, names, workers=1)))
+    return dict(zip(names, parallel(one, names)))
 
 
 def rows(data: bytes) -> list[list[str]]:
@@ -128,7 +128,7 @@ class Day:
 
 def assert_no_output(env: dict[str, str], partition: str, out: Path) -> None:
     kinds = ("ratings", "errors", "summary")
-    refused = parallel(lambda kind: files_get(env, partition, kind, out).returncode != 0, kinds, workers=1)
+    refused = parallel(lambda kind: files_get(env, partition, kind, out).returncode != 0, kinds)
     assert all(refused), dict(zip(kinds, refused))
     store = Path(env["ESG_OUTPUT_DIR"])
     assert not store.exists() or not [p for p in store.iterdir() if partition.replace("-", "") in p.name]

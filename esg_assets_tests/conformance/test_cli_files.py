@@ -66,7 +66,7 @@ def day(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[dict[str, st
             assert done.returncode == 0, done.stdout + done.stderr
             return (out / kind / FILES[kind]).read_bytes()
 
-        yield env, dict(zip(FILES, parallel(one, FILES, workers=1))), out
+        yield env, dict(zip(FILES, parallel(one, FILES))), out
 
 
 def test_parquet_has_the_typed_columns_and_the_rows_of_the_csv(day) -> None:  # type: ignore[no-untyped-def]

@@ -92,7 +92,8 @@ def test_a_lost_host_is_detected_when_the_daemon_is_back_and_the_day_resumes(tmp
         env = clean_environ(**fast_job_env(home, sb.env(), ESG_API_RATE_LIMIT_PER_SECOND="30",
                                            ESG_API_MAX_CONCURRENCY="4"),
                             **alert_env(smtp.port, pagerduty.url))
-        dagster(env, "instance", "concurrency", "set", STATE_DB_POOL, "1")
+        # No `dagster instance concurrency set`: the run queue stores the pool's one slot when the
+        # launch submits the run (run_queue.py), checked below; the CLI step is test_run_queue.py's.
         with dg.DagsterInstance.from_config(str(home)) as instance:
             first_daemon = start_daemon(env, log)
             try:
@@ -111,9 +112,11 @@ def test_a_lost_host_is_detected_when_the_daemon_is_back_and_the_day_resumes(tmp
                 retry = retried_and_resolved(instance, run_id, smtp, daemon, log)
             failed = instance.get_run_record_by_id(run_id)
             logs = [e.message or "" for e in instance.all_logs(run_id)]
+            pool_slots = instance.event_log_storage.get_concurrency_info(STATE_DB_POOL).slot_count
         second_calls = [r["account_id"] for r in sb.requests(mark) if r["kind"] == "analysis"]
         all_ids = {a["account_id"] for a in sb.accounts()}
 
+    assert pool_slots == 1
     assert host["server_id_tagged"]
     assert failed.dagster_run.status == S.FAILURE
     detected_after = failed.end_time - back_at

@@ -7,24 +7,25 @@ The pool's limit is set once with `dagster instance concurrency set`, as docs/op
 after copying dagster.yaml: `default_limit` alone is applied by the run queue only from the pass
 after it first sees the pool, so two runs queued before that first pass would both start.
 
-Both runs are submitted (`dagster job launch`, one after the other) before the daemon starts, so
-its first pass finds them QUEUED together. Two launches at the same moment raced on SQLite's run
-storage instead (both insert the job's snapshot; "database is locked" under load), which is not
-the queue's behaviour under test."""
+Both runs are submitted before the daemon starts, so its first pass finds them QUEUED together:
+one `dagster job backfill` of the two days, which submits them one after the other in one process
+(two `dagster job launch` processes cost about 20 s each here; started at the same moment they
+raced on SQLite's run storage, "database is locked" under load, which is not the queue's behaviour
+under test). `dagster job launch` into the queue is the path of the crash-retry, host-loss and
+run-monitoring tests."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from esg_assets.jobs import DAILY_JOB_NAME, STATE_DB_POOL
+from esg_assets_tests.operations.daemon import dagster
 from esg_assets_tests.support.alerting import stop_daemon
 from esg_assets_tests.support.job import REPO, clean_environ, fast_job_env
 from esg_assets_tests.sandbox.harness import SandboxProcess
@@ -35,27 +36,17 @@ DAYS = ("2026-11-16", "2026-11-17")
 S = dg.DagsterRunStatus
 
 
-def launch(env: dict[str, str], run_id: str, day: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(BIN / "dagster"), "job", "launch", "-m", "esg_assets", "-j", DAILY_JOB_NAME, "--run-id", run_id,
-         "--tags", json.dumps({"dagster/partition": day})],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
 def test_a_second_run_needing_the_state_database_is_queued_not_started(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    ids = {day: str(uuid.uuid4()) for day in DAYS}
     # 40 calls at 10 per second: each run holds the database for about 4 s in esg_ratings.
     with SandboxProcess(accounts=40, seed=61, today=DAYS[1]) as sb:
         env = clean_environ(**fast_job_env(home, sb.env(), ESG_API_RATE_LIMIT_PER_SECOND="10"))
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            limit = subprocess.run([str(BIN / "dagster"), "instance", "concurrency", "set", STATE_DB_POOL, "1"],
-                                   cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
-            assert limit.returncode == 0, limit.stderr[-2000:]
-            for day in DAYS:
-                p = launch(env, ids[day], day)
-                out_text, _ = p.communicate(timeout=120)
-                assert p.returncode == 0, out_text[-2000:]
+            dagster(env, "instance", "concurrency", "set", STATE_DB_POOL, "1")
+            dagster(env, "job", "backfill", "-m", "esg_assets", "-j", DAILY_JOB_NAME,
+                    "--partitions", ",".join(DAYS), "--noprompt")
+            ids = {r.tags["dagster/partition"]: r.run_id for r in instance.get_runs(dg.RunsFilter(job_name=DAILY_JOB_NAME))}
+            assert sorted(ids) == sorted(DAYS)
             assert {instance.get_run_by_id(r).status for r in ids.values()} == {S.QUEUED}
             daemon_log = tmp_path / "daemon.log"
             with open(daemon_log, "w") as out:

@@ -1,6 +1,7 @@
 """The 05:00 America/Chicago schedule materializes that same day, in CST and CDT alike, and
 every run carries the 4-hour limit."""
 
+import gc
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -29,15 +30,40 @@ def test_schedule_is_5am_chicago_and_running_by_default() -> None:
      "2025-01-01"],  # the first partition
 )
 def test_the_5am_tick_requests_that_same_days_partition(day: str) -> None:
-    y, m, d = map(int, day.split("-"))
-    tick = datetime(y, m, d, 5, 0, tzinfo=CHICAGO)
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(instance=instance, scheduled_execution_time=tick)
-        result = daily_schedule.evaluate_tick(context)
-    assert result.run_requests is not None and len(result.run_requests) == 1
-    request = result.run_requests[0]
+    requests = tick_requests(day)
+    assert len(requests) == 1
+    request = requests[0]
     assert request.partition_key == day
     assert request.tags.get("dagster/partition") == day
+
+
+def tick_requests(day: str) -> list[dg.RunRequest]:
+    """The run requests of the 05:00 tick of `day`, evaluated on a test instance.
+
+    The schedule context is closed inside the instance's block: the context opens its own
+    instance from the test instance's ref, and entering a Dagster instance sets the process's
+    current definitions-state storage. Left open, that instance was closed later by the garbage
+    collector, which put back the storage of the test instance already gone, and any later
+    `Definitions` resolved in the process failed with "Attempted to resolve undefined
+    DagsterInstance weakref" (test_names.py on the same xdist worker)."""
+    y, m, d = map(int, day.split("-"))
+    tick = datetime(y, m, d, 5, 0, tzinfo=CHICAGO)
+    with dg.instance_for_test() as instance, \
+            dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+        result = daily_schedule.evaluate_tick(context)
+    assert result.run_requests is not None
+    return list(result.run_requests)
+
+
+def test_a_tick_evaluated_here_leaves_later_definitions_loadable() -> None:
+    tick_requests("2026-01-15")
+    gc.collect()  # what closed the leaked instance, at a moment the garbage collector chose
+
+    @dg.asset
+    def probe() -> None:
+        """An asset of fresh definitions, resolved after the tick."""
+
+    assert dg.Definitions(assets=[probe]).resolve_asset_graph().get_all_asset_keys() == {dg.AssetKey("probe")}
 
 
 def test_the_daily_job_carries_the_4_hour_limit() -> None:
