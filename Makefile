@@ -30,7 +30,7 @@ demo: $(STAMP)
 ## The whole test suite (what CI runs), spread over TEST_WORKERS pytest-xdist workers a module at a time: most tests
 ## wait on subprocesses (dagster runs, daemons), so more workers than cores pay (docs/operations.md, "Tests").
 ## Tests marked `cadence` time the job's own promises and run afterwards, alone (4 workers on 2 cores starve them).
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 5
 test: $(STAMP)
 	bash scripts/test_setup.sh
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope -p esg_assets_tests.support.module_order -m "not cadence"
