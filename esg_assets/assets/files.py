@@ -11,6 +11,7 @@ from esg_assets.assets.ratings import esg_ratings
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step
 from esg_assets.outputs.day_files import write_rating_files
+from esg_assets.outputs.sheet_xml import SheetFull
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.state import report_queries as q
@@ -38,7 +39,11 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
                 description=f"the ratings of {partition} are incomplete ({missing} accounts without a result): "
                 "materialize esg_ratings first"
             )
-        written = write_rating_files(con, files, partition, context.run_id)
+        try:
+            written = write_rating_files(con, files, partition, context.run_id)
+        except SheetFull as err:  # the CSVs and the Parquet file are stored; a retry meets the same
+            raise dg.Failure(description=f"{err}; the day's CSVs and Parquet file are stored, its workbook and manifest are not",
+                             allow_retries=False) from None
         by_kind = {w.kind: w for w in written}
         rows, error_rows = by_kind["ratings"].rows or 0, by_kind["errors"].rows or 0
         log.event("files_written", files=[w.stored.logical_name for w in written], rows=rows, error_rows=error_rows)

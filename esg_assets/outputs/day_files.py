@@ -17,6 +17,7 @@ import duckdb
 from esg_assets.domain.csv_format import ERRORS_HEADER, RATINGS_HEADER, encode_lines
 from esg_assets.domain.rows import error_fields, rating_fields
 from esg_assets.outputs.parquet import ParquetPipe
+from esg_assets.outputs.sheet_xml import SheetFull
 from esg_assets.outputs.workbook import WorkbookBuilder
 from esg_assets.state import report_queries as q
 from esg_assets.state.files_repo import FileEntry, forget_file, record_file
@@ -52,12 +53,18 @@ def store_file(con: duckdb.DuckDBPyConnection, files: Store, partition: str, kin
     return Written(kind, stored, count)
 
 
+def _withdraw(con: duckdb.DuckDBPyConnection, files: Store, partition: str, kind: str, reason: str) -> None:
+    """Delete (audited) and forget one file of the day, if it is there."""
+    name = logical_name(partition, kind)
+    if files.exists(name):
+        files.delete(name, reason)
+    forget_file(con, partition, name)
+
+
 def drop_manifest(con: duckdb.DuckDBPyConnection, files: Store, partition: str) -> None:
     """Remove the day's manifest before its files are rewritten (it is written again last)."""
-    name = logical_name(partition, "manifest")
-    if files.exists(name):
-        files.delete(name, "the day's files are being rewritten; the manifest is written again after them")
-    forget_file(con, partition, name)
+    _withdraw(con, files, partition, "manifest",
+              "the day's files are being rewritten; the manifest is written again after them")
 
 
 class _Background(threading.Thread):
@@ -91,7 +98,11 @@ def write_rating_files(con: duckdb.DuckDBPyConnection, files: Store, partition: 
     DuckDB's Parquet pipe, whose file is stored by a second thread meanwhile. The files are
     stored, audited and recorded in the order ratings, errors, Parquet, workbook (the Parquet
     thread holds its last byte until both CSVs are stored). Any failure aborts the Parquet
-    file, which is then not kept."""
+    file, which is then not kept.
+
+    A day with more rows than Excel's sheet holds still gets its CSVs and Parquet file (the
+    system of record comes first); then the day's workbook is withdrawn and `SheetFull` raised:
+    the step fails in one line, and with no workbook and no manifest the set is known incomplete."""
     drop_manifest(con, files, partition)
     ratings, errors = _Counter(), _Counter()
     book = WorkbookBuilder()
@@ -100,10 +111,16 @@ def write_rating_files(con: duckdb.DuckDBPyConnection, files: Store, partition: 
     background = _Background(lambda: files.write(parquet_name, parquet.chunks()))
     background.start()
 
+    overflow: list[SheetFull] = []
+
     def fields() -> Iterator[list[str]]:
         for row in q.rating_rows(con, partition):
             out = rating_fields(row)
-            book.add(out)
+            if not overflow:
+                try:
+                    book.add(out)
+                except SheetFull as err:
+                    overflow.append(err)
             yield out
 
     written = []
@@ -121,5 +138,8 @@ def write_rating_files(con: duckdb.DuckDBPyConnection, files: Store, partition: 
     stored = background.result()
     record_file(con, partition, FileEntry(stored.logical_name, stored.size, stored.sha256, ratings.n), run_id)
     written.append(Written("parquet", stored, ratings.n))
+    if overflow:
+        _withdraw(con, files, partition, "xlsx", "the day has more rows than the workbook's sheet holds")
+        raise overflow[0]
     written.append(store_file(con, files, partition, "xlsx", book.chunks(), run_id))
     return written

@@ -183,6 +183,25 @@ def test_rewriting_the_files_alone_withdraws_the_manifest(fresh_day, capfd) -> N
     assert code == 0, err
 
 
+def test_a_day_past_the_workbook_row_limit_stores_the_csvs_and_fails_in_one_line(fresh_day, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Excel's sheet holds 1,048,575 rows below the header (lowered here to 5 for a day of 20): the
+    system-of-record files are still written by the failing run, its workbook and manifest are not."""
+    from esg_assets.outputs import sheet_xml
+
+    store = open_store(load_storage())
+    store.delete(KINDS["ratings"], "the test proves the failing run writes it again")
+    monkeypatch.setattr(sheet_xml, "MAX_ROWS", 6)
+    result = run_day(instance=fresh_day, assets=("ratings_csv",))
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message
+    assert "Excel holds 5 rows below the header, the day has more" in message
+    assert "CSVs and Parquet file are stored" in message and "\n" not in message.strip()
+    assert len(parse_csv(read_output(PARTITION, "ratings"))) == 21  # the header and 20 accounts
+    assert store.exists(KINDS["errors"]) and store.exists(KINDS["parquet"])
+    assert not store.exists(KINDS["xlsx"]) and not store.exists(MANIFEST)
+
+
 def _latest_metadata(instance: dg.DagsterInstance, asset: str) -> dict:
     records = instance.fetch_materializations(dg.AssetKey(asset), limit=1).records
     assert records, asset
