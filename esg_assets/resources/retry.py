@@ -11,9 +11,9 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
+from typing import TypeVar
 
 from esg_assets.domain.models import AttemptFailure, ErrorKind
 from esg_assets.settings import UpstreamSettings
