@@ -105,8 +105,16 @@ def test_a_late_request_leaves_at_least_half_an_interval_after_the_last() -> Non
     assert released(limiter) == pytest.approx([50.0, 50.35, 50.4], abs=0.005)
 
 
+@pytest.mark.cadence  # run alone: see below and the Makefile
 def test_an_outside_observer_sees_the_limit_and_the_in_flight_ceiling() -> None:
-    """Arrival times at a real server (the contract's observer, 5 % slack for jitter)."""
+    """Arrival times at a real server (the contract's observer, 5 % slack for jitter).
+
+    "The limit is used" (>= 90 of R = 100) is a wall-clock promise with 4 places: it holds while
+    one exchange (5 ms of latency plus both ends' CPU) stays under 4 intervals (40 ms). Beside the
+    parallel suite at a load of 18-19 on 2 cores a place was held 107-140 ms at the 90th
+    percentile and the schedule stood idle 2.1-2.6 s of a 6.2-6.7 s fetch (88-89 in the busiest
+    second): 4 places per 100 ms is all a client can do then, so the test runs in the `cadence`
+    part, alone on the machine."""
     from esg_assets.worker_pool import fetch_in_batches
     from esg_assets.resources.clients import open_upstream
     from esg_assets.settings import load_upstream
