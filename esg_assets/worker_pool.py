@@ -3,7 +3,10 @@ in batches to the one thread that commits them. (The HTTP itself is the ESG clie
 
 Workers run the ESG client (which holds the rate limiter and the in-flight ceiling); the
 calling thread alone receives results and commits them, so the state database has one writer.
-At most `workers * 2` accounts are queued at once: memory does not grow with the account list.
+At most `queued` accounts (at least `workers * 2`) wait for a worker at once: memory does not
+grow with the account list, and while the calling thread commits a batch or reports the
+forecast, the workers live on what is queued (a commit or a forecast holds the calling thread
+for a tenth of a second and more at times: docs/benchmarks.md, "The calling thread's stalls").
 
 Stopping early (a critical error in a worker, or the run being terminated, which Dagster raises
 in the calling thread) sets `stop`: queued accounts are skipped, a worker in a backoff wait gives
@@ -58,6 +61,7 @@ def fetch_in_batches(
     batch_seconds: float = BATCH_SECONDS,
     stop: threading.Event | None = None,
     on_tick: Callable[[int], None] | None = None,
+    queued: int = 0,
 ) -> int:
     """Fetch every account; `on_batch` runs in this thread. Returns the number fetched.
 
@@ -65,6 +69,7 @@ def fetch_in_batches(
     commits the results already received, and is raised here; so is an exception raised in this
     thread (an interrupt). `stop` is the event `fetch`'s backoff waits watch (UpstreamClients.stop).
     `on_tick(done)` runs in this thread at least every `batch_seconds` (the window forecast).
+    `queued`: how many accounts may wait for a worker (at least `workers * 2`).
     """
     # Every call leaves short-lived objects that trigger the cyclic collector, which would walk
     # every object the process already holds (Dagster, DuckDB, the definitions) each time: the
@@ -72,7 +77,8 @@ def fetch_in_batches(
     # account, docs/benchmarks.md) and handed back afterwards.
     gc.freeze()
     try:
-        return _fetch_in_batches(fetch, account_ids, workers, on_batch, batch_size, batch_seconds, stop, on_tick)
+        return _fetch_in_batches(fetch, account_ids, workers, on_batch, batch_size, batch_seconds, stop, on_tick,
+                                 max(workers * 2, queued))
     finally:
         gc.unfreeze()
 
@@ -86,10 +92,10 @@ def _fetch_in_batches(
     batch_seconds: float,
     stop: threading.Event | None,
     on_tick: Callable[[int], None] | None,
+    capacity: int,
 ) -> int:
     inbox: deque[str] = deque()
     results: deque[object] = deque()
-    capacity = workers * 2
     stop = threading.Event() if stop is None else stop
     fed = threading.Event()  # no account will be added: an idle worker exits
     idle = threading.Condition()

@@ -74,3 +74,47 @@ def test_the_objects_before_the_fetch_are_kept_out_of_the_collector_while_it_run
         fetch_in_batches(fetch, ["ACC-1"], 1, lambda batch: None)
     assert seen and seen[0] > before
     assert gc.get_freeze_count() == before
+
+
+def _result(account_id: str) -> AccountResult:
+    from datetime import UTC, datetime
+
+    from esg_assets.domain.models import ErrorKind, Status
+
+    return AccountResult(account_id, Status.FAILED, None, 1, ErrorKind.HTTP_STATUS, 500, "x", datetime.now(UTC))
+
+
+def test_the_workers_keep_calling_while_the_calling_thread_commits() -> None:
+    # The calling thread feeds the workers and commits every batch; a commit or a forecast holds
+    # it for a tenth of a second and more at times. What is queued must carry the workers
+    # through: here the first commit is held until the workers have called 300 more accounts (at
+    # most 5 s), with `queued` = 1,000. Before `queued`, 2 x workers = 8 were queued: 8 calls.
+    import threading
+
+    calls = 0
+    lock = threading.Lock()
+    more = threading.Event()
+    during: list[int] = []
+
+    def fetch(account_id: str) -> AccountResult:
+        nonlocal calls
+        time.sleep(0.002)
+        with lock:
+            calls += 1
+            if during and calls >= during[0] + 300:
+                more.set()
+        return _result(account_id)
+
+    held: list[int] = []  # accounts called while the commit was held
+
+    def commit(batch: list[AccountResult]) -> None:
+        if not during:
+            with lock:
+                during.append(calls)
+            more.wait(5.0)
+            with lock:
+                held.append(calls - during[0])
+
+    ids = [f"ACC-{i:07d}" for i in range(1, 2001)]
+    assert fetch_in_batches(fetch, ids, 4, commit, batch_size=10, queued=1000) == 2000
+    assert held[0] >= 300, f"the workers called {held[0]} accounts while the commit was held, not 300"

@@ -141,7 +141,7 @@ def esg_ratings(
                         log.event("ratings_progress", done=progress["done"], to_call=to_call)
 
                 called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
-                                          stop=clients.stop, on_tick=forecast)
+                                          stop=clients.stop, on_tick=forecast, queued=clients.queued)
                 forecast(called, final=True)
                 counts = clients.counters.snapshot()
         except (AuthenticationError, TlsVerificationError) as err:

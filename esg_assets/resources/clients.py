@@ -4,6 +4,7 @@ process (`shared_token_provider`); `UpstreamResource` is the Dagster resource th
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,6 +22,12 @@ from esg_assets.resources.retry import stoppable_sleep
 from esg_assets.settings import UpstreamSettings
 
 
+# Seconds of calls at R queued for the workers (`UpstreamClients.queued`): the calling thread
+# that feeds them also commits each batch and reports the forecast, which hold it for a tenth of a
+# second and more at times (docs/benchmarks.md, "The calling thread's stalls").
+QUEUED_SECONDS = 2.0
+
+
 @dataclass(frozen=True)
 class UpstreamClients:
     settings: UpstreamSettings
@@ -36,6 +43,11 @@ class UpstreamClients:
         """Worker threads: twice the in-flight ceiling, so accounts waiting out a backoff do
         not leave request slots idle."""
         return self.settings.max_concurrency * 2
+
+    @property
+    def queued(self) -> int:
+        """Accounts that may wait for a worker: QUEUED_SECONDS of calls at the rate limit."""
+        return max(self.workers * 2, math.ceil(self.settings.rate_limit_per_second * QUEUED_SECONDS))
 
 
 @contextmanager
