@@ -128,10 +128,8 @@ def send_get(
     the bytes that are parsed)."""
     added = turn.open() if turn is not None else {}
     try:
-        deadline = response_deadline(timeout)
-        with whole_response(deadline):
-            return session.transport.get(url, params, {"User-Agent": USER_AGENT, **headers, **added}, timeout,
-                                         verify, deadline, turn)
+        return session.transport.get(url, params, {"User-Agent": USER_AGENT, **headers, **added}, timeout,
+                                     verify, response_deadline(timeout), turn)
     finally:
         if turn is not None:
             turn.close()

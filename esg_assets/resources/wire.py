@@ -13,7 +13,9 @@ then a body framed by `Content-Length` (one value, or equal repeats), by `Transf
 chunked` (hex sizes, extensions ignored, CRLF after each chunk, trailers read and dropped) or
 by the end of the connection; no body after 204 or 304; interim 1xx answers skipped. Anything
 else is `MalformedAnswer` (a connection failure, as `http.client`'s errors were). The body never
-exceeds MAX_BODY_BYTES and each receive checks the whole-response deadline.
+exceeds MAX_BODY_BYTES. The whole-response deadline is kept here, not by `deadline.py`'s
+watchdog thread: no receive waits longer than the read timeout or past the deadline (the socket's
+timeout is cut to what is left of it), so a slow drip ends at the deadline as `ResponseTooSlow`.
 """
 
 from __future__ import annotations
@@ -50,29 +52,32 @@ class MalformedAnswer(requests.ConnectionError):
 
 
 class Answer:
-    """An answer read in full: status, reason, the fields (a repeated one joined by ", ", as
-    urllib3 does; names as sent), the body, and whether the connection may carry another request."""
+    """An answer read in full: status, reason, the fields (by lower-case name: the name as sent
+    and the value, a repeated field's values joined by ", " as urllib3 does), the body, and
+    whether the connection may carry another request."""
 
     __slots__ = ("status", "reason", "fields", "body", "reusable")
 
-    def __init__(self, status: int, reason: str, fields: list[tuple[str, str]], body: bytes, reusable: bool) -> None:
+    def __init__(self, status: int, reason: str, fields: dict[str, tuple[str, str]], body: bytes,
+                 reusable: bool) -> None:
         self.status, self.reason, self.fields, self.body, self.reusable = status, reason, fields, body, reusable
 
 
 class Wire:
     """One socket and what has been received on it but not yet consumed."""
 
-    __slots__ = ("sock", "_buf", "_pos", "_deadline")
+    __slots__ = ("sock", "_buf", "_pos", "_deadline", "_timeout")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
         self._buf = bytearray()
         self._pos = 0
-        self._deadline = 0.0
+        self._deadline = self._timeout = 0.0
 
-    def read_answer(self, deadline: float) -> Answer:
-        """The next answer on the socket, read in full by `deadline` (monotonic)."""
-        self._buf, self._pos, self._deadline = bytearray(), 0, deadline
+    def read_answer(self, deadline: float, timeout: float) -> Answer:
+        """The next answer on the socket, read in full by `deadline` (monotonic), no receive
+        waiting longer than `timeout` (the socket's timeout when called)."""
+        self._buf, self._pos, self._deadline, self._timeout = bytearray(), 0, deadline, timeout
         while True:
             head = self._head()
             lines = head.split(b"\n")
@@ -96,14 +101,18 @@ class Wire:
         return Answer(status, reason, fields, body, reusable)
 
     def _fill(self) -> bool:
-        """One receive appended to the buffer (the consumed part dropped); False at the end."""
+        """One receive appended to the buffer (the consumed part dropped); False at the end.
+        The receive waits at most the read timeout, and never past the deadline."""
+        left = self._deadline - time.monotonic()
+        if left < self._timeout:
+            if left <= 0:
+                raise ResponseTooSlow("the whole response took longer than its deadline")
+            self.sock.settimeout(left)
         data = self.sock.recv(_RECV)
         if self._pos:
             del self._buf[:self._pos]
             self._pos = 0
         self._buf += data
-        if time.monotonic() > self._deadline:
-            raise ResponseTooSlow("the whole response took longer than its deadline")
         return bool(data)
 
     def _head(self) -> bytes:
@@ -188,37 +197,32 @@ def _status_of(line: bytes) -> tuple[int, str, bool]:
     return int(match.group(2)), (match.group(3) or b"").decode("iso-8859-1").strip(), match.group(1) == b"1"
 
 
-def _fields_of(lines: list[bytes]) -> tuple[list[tuple[str, str]], int | None, bool, bool]:
+def _fields_of(lines: list[bytes]) -> tuple[dict[str, tuple[str, str]], int | None, bool, bool]:
     """(fields, Content-Length, chunked, Connection: close) of the head's field lines."""
     if len(lines) > MAX_FIELDS + 1:
         raise MalformedAnswer("more than 100 header fields")
-    fields: list[tuple[str, str]] = []
-    index: dict[str, int] = {}
+    fields: dict[str, tuple[str, str]] = {}
     for line in lines[1:]:
         match = _FIELD.fullmatch(line)
         if match is None:
             raise MalformedAnswer("a malformed header line")
         name, value = match.group(1).decode("ascii"), match.group(2).decode("iso-8859-1")
         key = name.lower()
-        at = index.get(key)
-        if at is None:
-            index[key] = len(fields)
-            fields.append((name, value))
-        else:
-            fields[at] = (fields[at][0], f"{fields[at][1]}, {value}")
+        seen = fields.get(key)
+        fields[key] = (name, value) if seen is None else (seen[0], f"{seen[1]}, {value}")
     length = chunked = close = None
-    if (at := index.get("content-length")) is not None:
-        values = {v.strip() for v in fields[at][1].split(",")}
+    if (field := fields.get("content-length")) is not None:
+        values = {v.strip() for v in field[1].split(",")}
         value = values.pop()
         if values or not (value.isascii() and value.isdigit()):
             raise MalformedAnswer("an invalid Content-Length")
         length = int(value)
-    if (at := index.get("transfer-encoding")) is not None:
-        if fields[at][1].strip().lower() != "chunked":
+    if (field := fields.get("transfer-encoding")) is not None:
+        if field[1].strip().lower() != "chunked":
             raise MalformedAnswer("a Transfer-Encoding other than chunked")
         if length is not None:
             raise MalformedAnswer("both Transfer-Encoding and Content-Length")
         chunked = True
-    if (at := index.get("connection")) is not None:
-        close = "close" in (t.strip() for t in fields[at][1].lower().split(","))
+    if (field := fields.get("connection")) is not None:
+        close = "close" in (t.strip() for t in field[1].lower().split(","))
     return fields, length, bool(chunked), bool(close)

@@ -49,7 +49,10 @@ class RawServer:
                 except OSError:
                     return  # the client gave up (a body above the cap)
                 if answer.close:
-                    conn.shutdown(socket.SHUT_WR)
+                    try:
+                        conn.shutdown(socket.SHUT_WR)
+                    except OSError:
+                        pass  # the client already closed its side
                     return
 
 

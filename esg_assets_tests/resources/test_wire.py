@@ -7,6 +7,7 @@ connection error naming its rule; and `http.client` left as it is for the rest o
 from __future__ import annotations
 
 import http.client
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,7 +16,7 @@ import requests
 
 from esg_assets.domain.models import ErrorKind
 from esg_assets.resources.http import failure_from_exception, make_session, send_get
-from esg_assets.resources.wire import MAX_BODY_BYTES, MalformedAnswer, ResponseTooLarge
+from esg_assets.resources.wire import MAX_BODY_BYTES, MalformedAnswer, ResponseTooLarge, ResponseTooSlow
 from esg_assets_tests.resources.raw_server import Raw, RawServer, raw_serving
 
 OK = Raw(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
@@ -224,3 +225,22 @@ def test_http_client_is_left_as_it_is_for_every_other_user() -> None:
     patched = [name for name, value in vars(http.client).items()
                if callable(value) and (getattr(value, "__module__", None) or "").startswith("esg_assets")]
     assert patched == []
+
+
+def test_a_silent_server_is_a_read_timeout_after_the_read_timeout_not_the_deadline() -> None:
+    with answering(Raw(b"")) as (server, session):
+        started = time.monotonic()
+        with pytest.raises(requests.exceptions.ReadTimeout) as caught:
+            send_get(session, server.url(), None, {}, 1.0, True)  # type: ignore[arg-type]
+        waited = time.monotonic() - started
+    assert not isinstance(caught.value, ResponseTooSlow) and waited >= 0.9
+
+
+def test_the_answer_is_a_requests_response_as_the_clients_read_it() -> None:
+    response = one(b"HTTP/1.1 503 Busy\r\nContent-Type: application/json\r\nRetry-After: 2\r\n"
+                   b"Content-Length: 11\r\n\r\n{\"a\": \"\xc3\xa9\"}")
+    assert isinstance(response, requests.Response) and not response.ok and response.json() == {"a": "\u00e9"}
+    assert response.headers.get("retry-after") == "2" and dict(response.headers.lower_items())["content-type"]
+    assert response.text.startswith('{"a": ') and len(response.cookies) == 0 and response.history == []
+    with pytest.raises(requests.HTTPError, match="503 Server Error: Busy"):
+        response.raise_for_status()
