@@ -10,9 +10,9 @@ a child process against the sandbox at R = 1,000, 20 ms, concurrency 32, once wi
 from `--base` and once with this one, and prints per run the sustained ratio ((N/R)/wall), the
 most arrivals the sandbox counted in any 1 s window, and the child's CPU per account.
 `client` sends sequential keep-alive GETs to a zero-latency sandbox and reads the CPU time of
-this process: `requests` through the adapter (the code's `send_get`), urllib3 alone, and
-`http.client` (and httpx's synchronous client when it is installed: it is no dependency of
-the job). `fetch` runs the job's whole fetch (clients, limiter, workers, no Dagster) of a
+this process: the job's `send_get` (its transport and own reader) against `http.client` alone,
+urllib3 alone, a plain `requests` session (and httpx's synchronous client when it is installed:
+it is no dependency of the job). `fetch` runs the job's whole fetch (clients, limiter, workers, no Dagster) of a
 zero-latency, unlimited sandbox in a child process, once with the package from `--base` (a
 checkout of another commit, put first on PYTHONPATH) and once with this one, and compares the CPU
 per account of the child. Each prints every pair and the median ratio.
@@ -32,6 +32,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import requests
+
 from bench.infra import Sandbox
 
 RATE, LATENCY_MS, CONCURRENCY = 1000, 20, 32
@@ -45,9 +47,12 @@ def _client_cpu(sb: Sandbox, n: int, kind: str) -> float:
                          auth=("sandbox-client", "sandbox-secret"), timeout=10).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json", "User-Agent": "esg-ratings-batch/0.1"}
     paths = [f"/esg/v1/accounts/ACC-{i % 1000 + 1:07d}/esg-analysis" for i in range(n)]
-    if kind == "requests":
+    if kind == "send_get":  # the job's GET: transport.py with its own reader (wire.py)
         session = make_session(2)
         one = lambda path: send_get(session, sb.url + path, None, headers, 5.0, True).content  # noqa: E731
+    elif kind == "requests":
+        plain = requests.Session()
+        one = lambda path: plain.get(sb.url + path, headers=headers, timeout=5.0).content  # noqa: E731
     elif kind == "urllib3":
         import urllib3
 
@@ -161,11 +166,11 @@ def main(argv: list[str] | None = None) -> int:
                    f"fetch CPU ms per account, A = {args.base}, B = this tree ({args.accounts} accounts)")
         return 0
     with Sandbox(work, accounts=1000, seed=7) as sb:
-        base = lambda: _client_cpu(sb, args.requests, "requests")  # noqa: E731
-        others = ["urllib3", "http.client"] + (["httpx"] if importlib.util.find_spec("httpx") else [])
+        base = lambda: _client_cpu(sb, args.requests, "send_get")  # noqa: E731
+        others = ["http.client", "urllib3", "requests"] + (["httpx"] if importlib.util.find_spec("httpx") else [])
         for other in others:
             _pairs(base, lambda other=other: _client_cpu(sb, args.requests, other), args.pairs,
-                   f"CPU ms per request, A = requests adapter (send_get), B = {other}")
+                   f"CPU ms per request, A = the job's send_get (own reader), B = {other}")
     return 0
 
 

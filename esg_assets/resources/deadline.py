@@ -7,6 +7,8 @@ request past its deadline down, which ends the blocked receive; the request then
 `ResponseTooSlow` (a timeout: retried like any other). The connection classes below register
 their socket when they start reading the answer; `whole_response` sets the deadline for the
 requests made in its block (a thread-local: the connection pool runs in the caller's thread).
+This is for the requests made through `requests` (the token POST); the GETs' own reader
+(`wire.py`) cuts each receive's timeout to what is left of the deadline and needs no watchdog.
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def past_deadline() -> bool:
 
 def watch(sock: socket.socket | None) -> None:
     """Cut `sock` at the deadline of the enclosing `whole_response` block (if any): called
-    when the answer starts being read, by urllib3's connections below and by `transport.py`."""
+    when the answer starts being read, by urllib3's connections below."""
     deadline = getattr(_local, "deadline", None)
     if deadline is not None and sock is not None:
         _local.watches.append(_WATCHDOG.watch(deadline, sock))

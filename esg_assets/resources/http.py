@@ -1,12 +1,11 @@
 """One HTTP attempt: pooled keep-alive connections, a timeout on every request, errors as values.
 
-GETs (every AMS page, feed page and analysis) go through `transport.py` (`http.client`); the
-token POST, a few per run, through `requests`. Both give back a `requests.Response` with its
+GETs (every AMS page, feed page and analysis) go through `transport.py` (our own HTTP/1.1
+reader, `wire.py`); the token POST, a few per run, through `requests`. Both give back a `requests.Response` with its
 body read, or raise a `requests` exception, so the clients see one interface."""
 
 from __future__ import annotations
 
-import http.client
 import ssl
 import time
 from collections.abc import Callable, Mapping
@@ -15,27 +14,15 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
-from requests.structures import CaseInsensitiveDict
 
 from esg_assets.domain.models import AttemptFailure, ErrorKind
-from esg_assets.resources.deadline import POOL_CLASSES, past_deadline, watch, whole_response
+from esg_assets.resources.deadline import POOL_CLASSES, past_deadline, whole_response
 from esg_assets.resources.tls import TrustAdapter
 from esg_assets.resources.transport import Transport
+from esg_assets.resources.wire import MAX_BODY_BYTES, ResponseTooLarge, ResponseTooSlow
 
 USER_AGENT = "esg-ratings-batch/0.1"
-# No answer of the upstream contract comes near this (an AMS page of 1,000 accounts is ~200 KB):
-# a bigger body is a malformed answer, and is not read into memory.
-MAX_BODY_BYTES = 8 * 1024 * 1024
 _READ_CHUNK = 64 * 1024
-
-
-class ResponseTooSlow(requests.Timeout):
-    """The body kept arriving past the whole-response deadline (a slow drip: each receive
-    within the read timeout, the whole far beyond it)."""
-
-
-class ResponseTooLarge(requests.RequestException):
-    """The body is larger than MAX_BODY_BYTES."""
 
 
 def read_body(response: requests.Response, deadline: float) -> requests.Response:
@@ -137,82 +124,15 @@ def send_get(
     is the newest at that moment; the deadline starts once the turn has come (a wait for the
     rate is no part of the response's time). The body is read before returning, so the caller's
     in-flight place covers the whole exchange. Only `User-Agent` and the caller's headers are
-    sent (no Accept-Encoding: the answer comes as identity, so the body cap is on the bytes that
-    are parsed)."""
-    transport = session.transport
+    sent, with `Accept-Encoding: identity` (the answer is not compressed, so the body cap is on
+    the bytes that are parsed)."""
     added = turn.open() if turn is not None else {}
     try:
-        deadline = response_deadline(timeout)
-        with whole_response(deadline):
-            key, conn, target = transport.take(url, params, timeout, verify)
-            try:
-                response = _exchange(conn, url, target, {"User-Agent": USER_AGENT, **headers, **added}, deadline,
-                                     turn)
-            except BaseException:
-                conn.close()
-                raise
+        return session.transport.get(url, params, {"User-Agent": USER_AGENT, **headers, **added}, timeout,
+                                     verify, response_deadline(timeout), turn)
     finally:
         if turn is not None:
             turn.close()
-    transport.give_back(key, conn)
-    return response
-
-
-def _exchange(conn: http.client.HTTPConnection, url: str, target: str, headers: Mapping[str, str],
-              deadline: float, turn: Turn | None) -> requests.Response:
-    """Send the GET on `conn` (closing `turn` once it is out) and read the answer; transport
-    errors as requests' exceptions."""
-    try:
-        try:
-            conn.request("GET", target, headers=dict(headers))
-        finally:
-            if turn is not None:
-                turn.close()
-        watch(conn.sock)
-        answer = conn.getresponse()
-        body = bytearray()
-        # read1: whatever one receive brings (read(n) would wait for n bytes, so a slow drip
-        # would never reach the deadline check).
-        while chunk := answer.read1(_READ_CHUNK):
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise ResponseTooLarge(f"body larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB")
-            if time.monotonic() > deadline:
-                raise ResponseTooSlow("the whole response took longer than its deadline")
-        answer.close()  # the body is complete: frees the connection for its next request
-    except requests.RequestException:  # first: the two above, which are OSErrors too
-        raise
-    except ValueError as err:  # a header value http.client refuses (CR/LF in it)
-        raise requests.exceptions.InvalidHeader(type(err).__name__) from None
-    except TimeoutError:
-        if past_deadline():
-            raise ResponseTooSlow("the whole response took longer than its deadline") from None
-        raise requests.exceptions.ReadTimeout("read timeout") from None
-    except (http.client.HTTPException, OSError) as err:
-        # Past the deadline the watchdog shut the socket down: the receive ended early.
-        if past_deadline():
-            raise ResponseTooSlow("the whole response took longer than its deadline") from None
-        raise requests.ConnectionError(type(err).__name__) from None
-    # Past the deadline, the watchdog may have cut the headers short: http.client then takes
-    # the end of the stream for the end of the headers and hands back a truncated answer.
-    if time.monotonic() >= deadline:
-        raise ResponseTooSlow("the whole response took longer than its deadline")
-    response = requests.Response()
-    response.status_code = answer.status
-    response.reason = answer.reason
-    response.url = url
-    response.headers = _headers_of(answer.headers)
-    response._content = bytes(body)  # noqa: SLF001 - what requests itself sets after reading
-    response._content_consumed = True  # noqa: SLF001
-    return response
-
-
-def _headers_of(message: http.client.HTTPMessage) -> CaseInsensitiveDict[str]:
-    """The answer's headers, a repeated one joined by ", " (as urllib3 does)."""
-    out: CaseInsensitiveDict[str] = CaseInsensitiveDict()
-    for name, value in message.items():
-        out[name] = f"{out[name]}, {value}" if name in out else value
-    return out
 
 
 def send_post_form(
