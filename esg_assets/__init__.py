@@ -23,9 +23,19 @@ __all__ = ["defs"]
 def __getattr__(name: str) -> object:
     """`esg_assets.defs`, imported the first time it is asked for."""
     if name == "defs":
+        return _load_definitions()
+    raise AttributeError(name)
+
+
+def _load_definitions() -> object:
+    """The definitions, with what loading them made kept off the cyclic collector (collector.py)."""
+    from esg_assets.collector import load_frozen
+
+    def load() -> object:
         from esg_assets.definitions import defs
         return defs
-    raise AttributeError(name)
+
+    return load_frozen(load)
 
 
 def __dir__() -> list[str]:

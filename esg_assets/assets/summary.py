@@ -12,6 +12,7 @@ from esg_assets.assets.failures import storage_failure
 from esg_assets.assets.start import run_start, settings_or_fail
 from esg_assets.assets.files import ratings_csv
 from esg_assets.clock import utc_text
+from esg_assets.collector import freeze_for_exit
 from esg_assets.domain.summary import Summary, build_summary, summary_markdown
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step, write_metrics
@@ -20,7 +21,6 @@ from esg_assets.outputs.manifest import manifest_bytes
 from esg_assets.partitions import daily_partitions
 from esg_assets.reporting import render_report
 from esg_assets.resources.state import StateResource, StoreResource
-from esg_assets.settings import StorageSettings
 from esg_assets.state import report_queries as q
 from esg_assets.state import carry_repo, trends
 from esg_assets.state.files_repo import partition_files
@@ -39,10 +39,11 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     started = run_start(context)
     now = datetime.now(timezone.utc)
     with observed_step(context, "daily_summary", settings.storage.log_dir) as log, storage_failure(context):
-        summary, report = _summarize(context, state, settings.storage, partition, started, now)
-        files = store.open(settings.storage)
+        # One connection for the figures, the history row and the files' records: each open
+        # loads the extension, attaches the encrypted file and checks the schema again.
         with state.connect(settings.storage) as con:
-            written = _write_files(con, files, partition, context.run_id, summary, report)
+            summary, report = _summarize(context, con, partition, started, now)
+            written = _write_files(con, store.open(settings.storage), partition, context.run_id, summary, report)
         stored = written[0].stored
         metrics = write_metrics(settings.storage.log_dir.parent / "metrics", summary)
         log.event("summary_written", files=[w.stored.logical_name for w in written], total_accounts=summary.total_accounts,
@@ -53,6 +54,7 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     metadata = _metadata(summary, stored.logical_name)
     for w in written:
         metadata.update(catalog.file_metadata(w.kind, w.stored))
+    freeze_for_exit()  # the day's last step: the process ends after Dagster's run-end events
     return dg.MaterializeResult(metadata=metadata)
 
 
@@ -67,33 +69,32 @@ def _write_files(con: duckdb.DuckDBPyConnection, files: Store, partition: str, r
     return [*written, store_file(con, files, partition, "manifest", [document], run_id)]
 
 
-def _summarize(context: dg.AssetExecutionContext, state: StateResource, storage: StorageSettings, partition: str,
+def _summarize(context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, partition: str,
                started: datetime, now: datetime) -> tuple[Summary, bytes]:
     """The summary (and its job-history row) and the HTML report with its 30-day trends."""
-    with state.connect(storage) as con:
-        if not q.ratings_completed(con, partition):
-            raise dg.Failure(description=f"the ratings of {partition} are incomplete: materialize esg_ratings first")
-        # One scan of the day's rows for the summary and the report (docs/benchmarks.md).
-        day = q.day_figures(con, partition)
-        figures = day.figures
-        api = q.latest_run(con, partition) or {}
-        summary = build_summary(
-            partition=partition,
-            generated_at=utc_text(now),
-            total_accounts=figures.total_accounts,
-            status_counts=figures.status_counts,
-            accounts_called=figures.accounts_called,
-            carried_forward=figures.carried_forward,
-            score_sums=figures.score_sums,
-            focus_counts=figures.focus_counts,
-            failed_accounts=day.failed_accounts,
-            api={k: api.get(k) or 0 for k in ("requests", "retries", "rate_limited", "token_refreshes")},
-            duration_seconds=(now - started).total_seconds(),
-            carry_check=carry_repo.carry_check(con, partition),
-        )
-        record_history(con, summary, run_id=context.run_id, started_at=started, ended_at=now)
-        # After the history row, so today's run is the last point of the trends.
-        report = render_report(summary, day.histograms, trends.history(con, partition))
+    if not q.ratings_completed(con, partition):
+        raise dg.Failure(description=f"the ratings of {partition} are incomplete: materialize esg_ratings first")
+    # One scan of the day's rows for the summary and the report (docs/benchmarks.md).
+    day = q.day_figures(con, partition)
+    figures = day.figures
+    api = q.latest_run(con, partition) or {}
+    summary = build_summary(
+        partition=partition,
+        generated_at=utc_text(now),
+        total_accounts=figures.total_accounts,
+        status_counts=figures.status_counts,
+        accounts_called=figures.accounts_called,
+        carried_forward=figures.carried_forward,
+        score_sums=figures.score_sums,
+        focus_counts=figures.focus_counts,
+        failed_accounts=day.failed_accounts,
+        api={k: api.get(k) or 0 for k in ("requests", "retries", "rate_limited", "token_refreshes")},
+        duration_seconds=(now - started).total_seconds(),
+        carry_check=carry_repo.carry_check(con, partition),
+    )
+    record_history(con, summary, run_id=context.run_id, started_at=started, ended_at=now)
+    # After the history row, so today's run is the last point of the trends.
+    report = render_report(summary, day.histograms, trends.history(con, partition))
     return summary, report
 
 
