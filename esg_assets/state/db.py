@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -101,6 +102,40 @@ MEMORY_LIMIT = "128MB"
 # Return freed memory to the OS soon after each task: without this, memory a large query freed
 # stays in the allocator's caches and counts in the process's RSS until it exits.
 ALLOCATOR_FLUSH_THRESHOLD = "16MB"
+
+
+# While results are only appended (the calls phase), DuckDB would keep every page it wrote in its
+# buffer pool up to the connection's limit: about 50 MB more resident at 1,000,000 results than
+# under this cap (docs/benchmarks.md, "Peak RSS"). Appends of small batches need no more; the
+# pages beyond it are written out, or spilled (encrypted) if not yet checkpointed.
+APPEND_MEMORY_LIMIT = "32MB"
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def size_bytes(text: str) -> int:
+    """A memory size as the settings write it (`128MB`, `1GB`) in bytes."""
+    number, unit = re.fullmatch(r"([0-9]+)([KMGT]?B)", text.upper()).groups()  # type: ignore[union-attr]
+    return int(number) * _UNITS[unit]
+
+
+@contextmanager
+def memory_cap(con: duckdb.DuckDBPyConnection, configured: str, cap: str = APPEND_MEMORY_LIMIT) -> Iterator[None]:
+    """The connection's memory limit (`configured`, as `connect` set it) lowered to `cap` for
+    the block, then set back; a configured limit below `cap` stays as it is. Best effort: if
+    DuckDB cannot give back enough memory to go under the cap at once, the block runs under the
+    configured limit (slower to nothing, larger by the difference)."""
+    lowered = size_bytes(cap) < size_bytes(configured)
+    if lowered:
+        try:
+            con.execute(f"SET memory_limit = '{cap}'")
+        except duckdb.OutOfMemoryException:
+            log.info("state database: could not lower the memory limit to %s; keeping %s", cap, configured)
+            lowered = False
+    try:
+        yield
+    finally:
+        if lowered:
+            con.execute(f"SET memory_limit = '{configured}'")
 
 
 def temp_root(path: Path) -> Path:
