@@ -142,7 +142,7 @@ def esg_ratings(
                         log.event("ratings_progress", done=progress["done"], to_call=to_call)
 
                 # The calls only append results: DuckDB's buffer need not grow with them.
-                with memory_cap(con, settings.storage.state_db_memory_limit):
+                with memory_cap(con):
                     called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
                                               stop=clients.stop, on_tick=forecast)
                 forecast(called, final=True)

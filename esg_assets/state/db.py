@@ -109,6 +109,7 @@ ALLOCATOR_FLUSH_THRESHOLD = "16MB"
 # under this cap (docs/benchmarks.md, "Peak RSS"). Appends of small batches need no more; the
 # pages beyond it are written out, or spilled (encrypted) if not yet checkpointed.
 APPEND_MEMORY_LIMIT = "32MB"
+_LIMIT_VARIABLE = "esg_memory_limit"
 _UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
 
 
@@ -119,12 +120,14 @@ def size_bytes(text: str) -> int:
 
 
 @contextmanager
-def memory_cap(con: duckdb.DuckDBPyConnection, configured: str, cap: str = APPEND_MEMORY_LIMIT) -> Iterator[None]:
-    """The connection's memory limit (`configured`, as `connect` set it) lowered to `cap` for
-    the block, then set back; a configured limit below `cap` stays as it is. Best effort: if
-    DuckDB cannot give back enough memory to go under the cap at once, the block runs under the
-    configured limit (slower to nothing, larger by the difference)."""
-    lowered = size_bytes(cap) < size_bytes(configured)
+def memory_cap(con: duckdb.DuckDBPyConnection, cap: str = APPEND_MEMORY_LIMIT) -> Iterator[None]:
+    """The connection's memory limit (the one `connect` set) lowered to `cap` for the block,
+    then set back; a configured limit below `cap` stays as it is. Best effort: if DuckDB cannot
+    give back enough memory to go under the cap at once, the block runs under the configured
+    limit (larger by the difference, never wrong)."""
+    configured = con.execute(f"SELECT getvariable('{_LIMIT_VARIABLE}')").fetchone()[0]  # type: ignore[index]
+    # A connection `connect` did not open has no configured limit to come back to: left as it is.
+    lowered = configured is not None and size_bytes(cap) < size_bytes(str(configured))
     if lowered:
         try:
             con.execute(f"SET memory_limit = '{cap}'")
@@ -150,6 +153,7 @@ def _limit_memory(con: duckdb.DuckDBPyConnection, tmp: Path, memory_limit: str) 
     con.execute("SET temp_file_encryption = true")
     con.execute(f"SET temp_directory = {sql_string(str(tmp))}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET VARIABLE {_LIMIT_VARIABLE} = ?", [memory_limit])  # what memory_cap sets back
     con.execute("SET threads = 2")  # one per core here; each thread holds its own sort/hash memory
     # Every read that needs an order says ORDER BY; without this DuckDB buffers to keep one.
     con.execute("SET preserve_insertion_order = false")

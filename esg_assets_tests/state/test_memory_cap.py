@@ -1,24 +1,26 @@
-"""`state/db.py::memory_cap`, the calls phase's lower DuckDB limit: `esg_ratings` commits its
-results under the cap, the configured limit comes back afterwards (after an error too), and a
+"""`state/db.py::memory_cap`, the lower DuckDB limit of the steps that append or read in bounded
+chunks: `esg_ratings` commits its results under the cap, `active_accounts` stages its pages and
+`ratings_csv` reads the day under it, the configured limit comes back afterwards (after an error too), and a
 configured limit below the cap is never raised. What the cap saves in resident memory is a
 benchmark figure (docs/benchmarks.md, "Peak RSS"), not a unit test's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+import secrets
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pytest
 
-from esg_assets.state import ratings_repo
-from esg_assets.state.db import APPEND_MEMORY_LIMIT, memory_cap, size_bytes
+from esg_assets.assets import files as files_asset
+from esg_assets.state import accounts_repo, ratings_repo
+from esg_assets.state.db import APPEND_MEMORY_LIMIT, connect, memory_cap, size_bytes
 from esg_assets_tests.sandbox.harness import SandboxProcess
 from esg_assets_tests.state.statedb import state_db
 from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
-
-CONFIGURED = "128MB"
-
 
 def _limit(con: duckdb.DuckDBPyConnection) -> str:
     return str(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])  # type: ignore[index]
@@ -31,21 +33,27 @@ def test_sizes_in_bytes() -> None:
 def test_the_configured_limit_comes_back_after_the_block_and_after_an_error(tmp_path: Path) -> None:
     with state_db(tmp_path) as con:
         configured = _limit(con)
-        with memory_cap(con, CONFIGURED):
+        with memory_cap(con):
             assert size_bytes(APPEND_MEMORY_LIMIT) * 0.9 < _duckdb_limit_bytes(con) <= size_bytes(APPEND_MEMORY_LIMIT)
         assert _limit(con) == configured
         with pytest.raises(ZeroDivisionError):
-            with memory_cap(con, CONFIGURED):
+            with memory_cap(con):
                 1 / 0  # noqa: B018
         assert _limit(con) == configured
 
 
 def test_a_configured_limit_below_the_cap_is_kept(tmp_path: Path) -> None:
-    with state_db(tmp_path) as con:
-        con.execute("SET memory_limit = '16MB'")
+    with connect(tmp_path / "state.duckdb", secrets.token_bytes(32), memory_limit="16MB") as con:
         before = _limit(con)
-        with memory_cap(con, "16MB"):
+        with memory_cap(con):
             assert _limit(con) == before
+        assert _limit(con) == before
+
+
+def test_a_connection_connect_did_not_open_is_left_as_it_is() -> None:
+    con = duckdb.connect(":memory:")
+    before = _limit(con)
+    with memory_cap(con):
         assert _limit(con) == before
 
 
@@ -57,19 +65,23 @@ def _duckdb_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @pytest.mark.integration
-def test_esg_ratings_commits_its_results_under_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: list[int] = []
-    save = ratings_repo.save_results
+def test_the_steps_append_and_read_the_day_under_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, list[int]] = {"results": [], "pages": [], "files": []}
 
-    def recording(con: duckdb.DuckDBPyConnection, *args: object, **kwargs: object) -> None:
-        seen.append(_duckdb_limit_bytes(con))
-        save(con, *args, **kwargs)  # type: ignore[arg-type]
+    def recording(what: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(con: duckdb.DuckDBPyConnection, *args: Any, **kwargs: Any) -> Any:
+            seen[what].append(_duckdb_limit_bytes(con))
+            return real(con, *args, **kwargs)
+        return call
 
-    monkeypatch.setattr(ratings_repo, "save_results", recording)
+    monkeypatch.setattr(ratings_repo, "save_results", recording("results", ratings_repo.save_results))
+    monkeypatch.setattr(accounts_repo, "_replace_accounts", recording("pages", accounts_repo._replace_accounts))
+    monkeypatch.setattr(files_asset, "write_rating_files", recording("files", files_asset.write_rating_files))
     with SandboxProcess(accounts=30, seed=5, today=PARTITION) as sb:
         for k, v in fast_job_env(tmp_path / "home", sb.env()).items():
             monkeypatch.setenv(k, v)
         with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-            result = run_day(instance=instance, assets=("active_accounts", "esg_ratings"))
+            result = run_day(instance=instance, assets=("active_accounts", "esg_ratings", "ratings_csv"))
     assert result.success
-    assert seen and all(limit <= size_bytes(APPEND_MEMORY_LIMIT) for limit in seen)
+    for what, limits in seen.items():
+        assert limits and all(limit <= size_bytes(APPEND_MEMORY_LIMIT) for limit in limits), what
