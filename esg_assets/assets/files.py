@@ -15,7 +15,6 @@ from esg_assets.outputs.sheet_xml import SheetFull
 from esg_assets.partitions import daily_partitions
 from esg_assets.resources.state import StateResource, StoreResource
 from esg_assets.state import report_queries as q
-from esg_assets.state.db import memory_cap
 
 
 @dg.asset(
@@ -41,9 +40,7 @@ def ratings_csv(context: dg.AssetExecutionContext, state: StateResource, store: 
                 "materialize esg_ratings first"
             )
         try:
-            # The day is read in bounded chunks: DuckDB need not keep the pages it read.
-            with memory_cap(con):
-                written = write_rating_files(con, files, partition, context.run_id)
+            written = write_rating_files(con, files, partition, context.run_id)
         except SheetFull as err:  # the CSVs and the Parquet file are stored; a retry meets the same
             raise dg.Failure(description=f"{err}; the day's CSVs and Parquet file are stored, its workbook and manifest are not",
                              allow_retries=False) from None

@@ -1,6 +1,6 @@
 """`state/db.py::memory_cap`, the lower DuckDB limit of the steps that append or read in bounded
-chunks: `esg_ratings` commits its results under the cap, `active_accounts` stages its pages and
-`ratings_csv` reads the day under it, the configured limit comes back afterwards (after an error too), and a
+chunks: `esg_ratings` commits its results under the cap, `active_accounts` stages and sorts its pages
+under it, the configured limit comes back afterwards (after an error too), and a
 configured limit below the cap is never raised. What the cap saves in resident memory is a
 benchmark figure (docs/benchmarks.md, "Peak RSS"), not a unit test's."""
 
@@ -15,9 +15,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from esg_assets.assets import files as files_asset
 from esg_assets.state import accounts_repo, ratings_repo
-from esg_assets.state.db import APPEND_MEMORY_LIMIT, connect, memory_cap, size_bytes
+from esg_assets.state.db import APPEND_MEMORY_LIMIT, STAGING_MEMORY_LIMIT, connect, memory_cap, size_bytes
 from esg_assets_tests.sandbox.harness import SandboxProcess
 from esg_assets_tests.state.statedb import state_db
 from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
@@ -65,8 +64,8 @@ def _duckdb_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
 
 
 @pytest.mark.integration
-def test_the_steps_append_and_read_the_day_under_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, list[int]] = {"results": [], "pages": [], "files": []}
+def test_the_steps_append_under_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, list[int]] = {"results": [], "pages": []}
 
     def recording(what: str, real: Callable[..., Any]) -> Callable[..., Any]:
         def call(con: duckdb.DuckDBPyConnection, *args: Any, **kwargs: Any) -> Any:
@@ -76,12 +75,12 @@ def test_the_steps_append_and_read_the_day_under_the_cap(tmp_path: Path, monkeyp
 
     monkeypatch.setattr(ratings_repo, "save_results", recording("results", ratings_repo.save_results))
     monkeypatch.setattr(accounts_repo, "_replace_accounts", recording("pages", accounts_repo._replace_accounts))
-    monkeypatch.setattr(files_asset, "write_rating_files", recording("files", files_asset.write_rating_files))
     with SandboxProcess(accounts=30, seed=5, today=PARTITION) as sb:
         for k, v in fast_job_env(tmp_path / "home", sb.env()).items():
             monkeypatch.setenv(k, v)
         with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
             result = run_day(instance=instance, assets=("active_accounts", "esg_ratings", "ratings_csv"))
     assert result.success
+    caps = {"results": APPEND_MEMORY_LIMIT, "pages": STAGING_MEMORY_LIMIT}
     for what, limits in seen.items():
-        assert limits and all(limit <= size_bytes(APPEND_MEMORY_LIMIT) for limit in limits), what
+        assert limits and all(limit <= size_bytes(caps[what]) for limit in limits), what
