@@ -29,7 +29,6 @@ from esg_assets.settings import UpstreamSettings
 from esg_assets.state import carry_repo
 from esg_assets.state import ratings_repo as repo
 from esg_assets.state.accounts_repo import account_count, unknown_ids
-from esg_assets.state.db import memory_cap
 
 PROGRESS_EVERY = 10_000
 
@@ -141,10 +140,8 @@ def esg_ratings(
                     if progress["done"] // PROGRESS_EVERY != before // PROGRESS_EVERY:
                         log.event("ratings_progress", done=progress["done"], to_call=to_call)
 
-                # The calls only append results: DuckDB's buffer need not grow with them.
-                with memory_cap(con):
-                    called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
-                                              stop=clients.stop, on_tick=forecast)
+                called = fetch_in_batches(clients.esg.fetch_analysis, repo.calls(con), clients.workers, commit,
+                                          stop=clients.stop, on_tick=forecast)
                 forecast(called, final=True)
                 counts = clients.counters.snapshot()
         except (AuthenticationError, TlsVerificationError) as err:

@@ -104,14 +104,10 @@ MEMORY_LIMIT = "128MB"
 ALLOCATOR_FLUSH_THRESHOLD = "16MB"
 
 
-# While results are only appended (the calls phase), DuckDB would keep every page it wrote in its
-# buffer pool up to the connection's limit: about 50 MB more resident at 1,000,000 results than
-# under this cap (docs/benchmarks.md, "Peak RSS"). Appends of small batches need no more; the
-# pages beyond it are written out, or spilled (encrypted) if not yet checkpointed.
-APPEND_MEMORY_LIMIT = "32MB"
 # The AMS staging and its swap (a sort of the day's accounts, spilled past the cap): 32 MB is
 # too little for the sort at 1,000,000 accounts (DuckDB could not pin a block); 64 MB held it,
-# peak 222 MB against 319 MB under 128 MB (docs/benchmarks.md, "Peak RSS").
+# peak 222 MB against 319 MB under 128 MB (docs/benchmarks.md, "Peak RSS"). 32 MB for the calls'
+# appends cost 30 ms per 100-result commit at 1,000,000 under load, unmeasured against 128 MB: not used.
 STAGING_MEMORY_LIMIT = "64MB"
 _LIMIT_VARIABLE = "esg_memory_limit"
 _UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
@@ -124,7 +120,7 @@ def size_bytes(text: str) -> int:
 
 
 @contextmanager
-def memory_cap(con: duckdb.DuckDBPyConnection, cap: str = APPEND_MEMORY_LIMIT) -> Iterator[None]:
+def memory_cap(con: duckdb.DuckDBPyConnection, cap: str) -> Iterator[None]:
     """The connection's memory limit (the one `connect` set) lowered to `cap` for the block,
     then set back; a configured limit below `cap` stays as it is. Best effort: if DuckDB cannot
     give back enough memory to go under the cap at once, the block runs under the configured

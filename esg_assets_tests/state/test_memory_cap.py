@@ -1,6 +1,5 @@
-"""`state/db.py::memory_cap`, the lower DuckDB limit of the steps that append or read in bounded
-chunks: `esg_ratings` commits its results under the cap, `active_accounts` stages and sorts its pages
-under it, the configured limit comes back afterwards (after an error too), and a
+"""`state/db.py::memory_cap`, the lower DuckDB limit for a block: `active_accounts` stages and sorts its
+pages under it, the configured limit comes back afterwards (after an error too), and a
 configured limit below the cap is never raised. What the cap saves in resident memory is a
 benchmark figure (docs/benchmarks.md, "Peak RSS"), not a unit test's."""
 
@@ -15,8 +14,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from esg_assets.state import accounts_repo, ratings_repo
-from esg_assets.state.db import APPEND_MEMORY_LIMIT, STAGING_MEMORY_LIMIT, connect, memory_cap, size_bytes
+from esg_assets.state import accounts_repo
+from esg_assets.state.db import STAGING_MEMORY_LIMIT, connect, memory_cap, size_bytes
 from esg_assets_tests.sandbox.harness import SandboxProcess
 from esg_assets_tests.state.statedb import state_db
 from esg_assets_tests.support.job import PARTITION, fast_job_env, run_day
@@ -32,11 +31,11 @@ def test_sizes_in_bytes() -> None:
 def test_the_configured_limit_comes_back_after_the_block_and_after_an_error(tmp_path: Path) -> None:
     with state_db(tmp_path) as con:
         configured = _limit(con)
-        with memory_cap(con):
-            assert size_bytes(APPEND_MEMORY_LIMIT) * 0.9 < _duckdb_limit_bytes(con) <= size_bytes(APPEND_MEMORY_LIMIT)
+        with memory_cap(con, STAGING_MEMORY_LIMIT):
+            assert size_bytes(STAGING_MEMORY_LIMIT) * 0.9 < _duckdb_limit_bytes(con) <= size_bytes(STAGING_MEMORY_LIMIT)
         assert _limit(con) == configured
         with pytest.raises(ZeroDivisionError):
-            with memory_cap(con):
+            with memory_cap(con, STAGING_MEMORY_LIMIT):
                 1 / 0  # noqa: B018
         assert _limit(con) == configured
 
@@ -44,7 +43,7 @@ def test_the_configured_limit_comes_back_after_the_block_and_after_an_error(tmp_
 def test_a_configured_limit_below_the_cap_is_kept(tmp_path: Path) -> None:
     with connect(tmp_path / "state.duckdb", secrets.token_bytes(32), memory_limit="16MB") as con:
         before = _limit(con)
-        with memory_cap(con):
+        with memory_cap(con, STAGING_MEMORY_LIMIT):
             assert _limit(con) == before
         assert _limit(con) == before
 
@@ -52,7 +51,7 @@ def test_a_configured_limit_below_the_cap_is_kept(tmp_path: Path) -> None:
 def test_a_connection_connect_did_not_open_is_left_as_it_is() -> None:
     con = duckdb.connect(":memory:")
     before = _limit(con)
-    with memory_cap(con):
+    with memory_cap(con, STAGING_MEMORY_LIMIT):
         assert _limit(con) == before
 
 
@@ -65,7 +64,7 @@ def _duckdb_limit_bytes(con: duckdb.DuckDBPyConnection) -> int:
 
 @pytest.mark.integration
 def test_the_steps_append_under_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    seen: dict[str, list[int]] = {"results": [], "pages": []}
+    seen: dict[str, list[int]] = {"pages": []}
 
     def recording(what: str, real: Callable[..., Any]) -> Callable[..., Any]:
         def call(con: duckdb.DuckDBPyConnection, *args: Any, **kwargs: Any) -> Any:
@@ -73,14 +72,13 @@ def test_the_steps_append_under_the_cap(tmp_path: Path, monkeypatch: pytest.Monk
             return real(con, *args, **kwargs)
         return call
 
-    monkeypatch.setattr(ratings_repo, "save_results", recording("results", ratings_repo.save_results))
     monkeypatch.setattr(accounts_repo, "_replace_accounts", recording("pages", accounts_repo._replace_accounts))
     with SandboxProcess(accounts=30, seed=5, today=PARTITION) as sb:
         for k, v in fast_job_env(tmp_path / "home", sb.env()).items():
             monkeypatch.setenv(k, v)
         with dg.instance_for_test(temp_dir=str(tmp_path / "home")) as instance:
-            result = run_day(instance=instance, assets=("active_accounts", "esg_ratings", "ratings_csv"))
+            result = run_day(instance=instance, assets=("active_accounts",))
     assert result.success
-    caps = {"results": APPEND_MEMORY_LIMIT, "pages": STAGING_MEMORY_LIMIT}
+    caps = {"pages": STAGING_MEMORY_LIMIT}
     for what, limits in seen.items():
         assert limits and all(limit <= size_bytes(caps[what]) for limit in limits), what
