@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import duckdb
 
 from esg_assets.domain.models import Account
-from esg_assets.state.db import transaction
+from esg_assets.state.db import STAGING_MEMORY_LIMIT, memory_cap, transaction
 
 
 def replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iterable[list[Account]]) -> tuple[int, int]:
@@ -20,6 +20,13 @@ def replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iter
     duplicated IDs (spillable), never an arg_max per account; the swap is a sort (spillable)
     into a table without index, so no ART grows with N.
     """
+    with memory_cap(con, STAGING_MEMORY_LIMIT):
+        return _replace_accounts(con, partition, pages)
+
+
+def _replace_accounts(con: duckdb.DuckDBPyConnection, partition: str, pages: Iterable[list[Account]]) -> tuple[int, int]:
+    # Under `memory_cap`: the pages are appended, the swap's sort spills past the cap, so what
+    # DuckDB holds stays near the cap whatever N (docs/benchmarks.md, "Peak RSS").
     con.execute(
         "CREATE OR REPLACE TEMP TABLE staged_accounts (seq BIGINT, account_id VARCHAR, account_name VARCHAR, updated_at VARCHAR)"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -103,6 +104,43 @@ MEMORY_LIMIT = "128MB"
 ALLOCATOR_FLUSH_THRESHOLD = "16MB"
 
 
+# The AMS staging and its swap (a sort of the day's accounts, spilled past the cap): 32 MB is
+# too little for the sort at 1,000,000 accounts (DuckDB could not pin a block); 64 MB held it,
+# peak 222 MB against 319 MB under 128 MB (docs/benchmarks.md, "Peak RSS"). 32 MB for the calls'
+# appends cost 30 ms per 100-result commit at 1,000,000 under load, unmeasured against 128 MB: not used.
+STAGING_MEMORY_LIMIT = "64MB"
+_LIMIT_VARIABLE = "esg_memory_limit"
+_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+
+
+def size_bytes(text: str) -> int:
+    """A memory size as the settings write it (`128MB`, `1GB`) in bytes."""
+    number, unit = re.fullmatch(r"([0-9]+)([KMGT]?B)", text.upper()).groups()  # type: ignore[union-attr]
+    return int(number) * _UNITS[unit]
+
+
+@contextmanager
+def memory_cap(con: duckdb.DuckDBPyConnection, cap: str) -> Iterator[None]:
+    """The connection's memory limit (the one `connect` set) lowered to `cap` for the block,
+    then set back; a configured limit below `cap` stays as it is. Best effort: if DuckDB cannot
+    give back enough memory to go under the cap at once, the block runs under the configured
+    limit (larger by the difference, never wrong)."""
+    configured = con.execute(f"SELECT getvariable('{_LIMIT_VARIABLE}')").fetchone()[0]  # type: ignore[index]
+    # A connection `connect` did not open has no configured limit to come back to: left as it is.
+    lowered = configured is not None and size_bytes(cap) < size_bytes(str(configured))
+    if lowered:
+        try:
+            con.execute(f"SET memory_limit = '{cap}'")
+        except duckdb.OutOfMemoryException:
+            log.info("state database: could not lower the memory limit to %s; keeping %s", cap, configured)
+            lowered = False
+    try:
+        yield
+    finally:
+        if lowered:
+            con.execute(f"SET memory_limit = '{configured}'")
+
+
 def temp_root(path: Path) -> Path:
     """Where DuckDB spills for the state database at `path`: beside it, private to the job."""
     return path.parent / f".{path.name}.tmp"
@@ -115,6 +153,7 @@ def _limit_memory(con: duckdb.DuckDBPyConnection, tmp: Path, memory_limit: str) 
     con.execute("SET temp_file_encryption = true")
     con.execute(f"SET temp_directory = {sql_string(str(tmp))}")
     con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET VARIABLE {_LIMIT_VARIABLE} = ?", [memory_limit])  # what memory_cap sets back
     con.execute("SET threads = 2")  # one per core here; each thread holds its own sort/hash memory
     # Every read that needs an order says ORDER BY; without this DuckDB buffers to keep one.
     con.execute("SET preserve_insertion_order = false")
