@@ -140,7 +140,7 @@ class RunResult:
     maxrss_single: int  # bytes: ru_maxrss of the largest waited-for process
     steps: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> wall, cpu
     summary: dict[str, Any] = field(default_factory=dict)
-    phases: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> wall, cpu, peak_rss (job log)
+    phases: dict[str, dict[str, float]] = field(default_factory=dict)  # phase -> from, to, wall, cpu, peak_rss (job log)
 
     def step_wall(self, step: str) -> float:
         return self.steps.get(step, {}).get("wall", float("nan"))
@@ -239,7 +239,8 @@ def materialize(env: dict[str, str], partition: str, log_path: Path) -> RunResul
         result.steps[step] = {"wall": end - start, "cpu": sampler.cpu_at(end) - sampler.cpu_at(start)}
     ended_wall = started_wall + wall
     for name, (start, end) in phase_windows(Path(env["DAGSTER_HOME"]) / "logs", started_wall, ended_wall).items():
-        result.phases[name] = {"wall": end - start, "cpu": sampler.cpu_at(end) - sampler.cpu_at(start),
+        result.phases[name] = {"from": start, "to": end, "wall": end - start,
+                               "cpu": sampler.cpu_at(end) - sampler.cpu_at(start),
                                "peak_rss": sampler.peak_rss_between(start, end)}
     with tempfile.TemporaryDirectory() as tmp:
         result.summary = read_summary(env, partition, Path(tmp))

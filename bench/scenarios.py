@@ -92,7 +92,23 @@ def _b1_figures(run: RunResult, sb: Sandbox, k: Knobs, accounts: int) -> dict[st
         "sandbox_max_per_1s_window": int(stats["esg_max_per_second"]),
         "sandbox_max_in_flight": int(stats["esg_max_in_flight"]),
         "status_counts": run.summary["status_counts"],
+        **_calls_breakdown(run, stats, k.rate),
     }
+
+
+def _calls_breakdown(run: RunResult, stats: dict[str, Any], rate: float) -> dict[str, Any]:
+    """Where the calls phase (`ratings_plan` to `ratings_done`) goes beyond the calls at R: before
+    the first analysis request reaches the sandbox (head), between the first and the last (body:
+    its requests against R), and after the last (tail: the last answers, the final commit, the
+    carry check and the day's counts)."""
+    calls, first, last = run.phases.get("calls"), stats.get("analysis_first_wall"), stats.get("analysis_last_wall")
+    if not calls or first is None or last is None or last <= first:
+        return {}
+    body = last - first
+    analyses = int(stats["by_kind"].get("analysis", 0))
+    return {"calls_head_s": round(first - calls["from"], 3), "calls_body_s": round(body, 3),
+            "calls_body_ratio": round((analyses - 1) / (body * rate), 4),
+            "calls_tail_s": round(calls["to"] - last, 3)}
 
 
 def _b1_sandbox(work: Path, k: Knobs, accounts: int, day: str) -> Sandbox:

@@ -31,11 +31,13 @@ def _load_definitions() -> object:
     """The definitions, with what loading them made kept off the cyclic collector (collector.py)."""
     from esg_assets.collector import load_frozen
 
-    def load() -> object:
-        from esg_assets.definitions import defs
-        return defs
+    return load_frozen(_import_definitions)
 
-    return load_frozen(load)
+
+def _import_definitions() -> object:
+    from esg_assets.definitions import defs
+
+    return defs
 
 
 def __dir__() -> list[str]:

@@ -24,12 +24,12 @@ A worker that finds no account waits on a condition, notified only when one is w
 from __future__ import annotations
 
 import contextlib
-import gc
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 
+from esg_assets.collector import frozen_meanwhile
 from esg_assets.domain.models import AccountResult
 from esg_assets.resources.retry import RetryStopped
 
@@ -72,15 +72,10 @@ def fetch_in_batches(
     `queued`: how many accounts may wait for a worker (at least `workers * 2`).
     """
     # Every call leaves short-lived objects that trigger the cyclic collector, which would walk
-    # every object the process already holds (Dagster, DuckDB, the definitions) each time: the
-    # objects made before the fetch are frozen out of it meanwhile (about 8 % of the CPU per
-    # account, docs/benchmarks.md) and handed back afterwards.
-    gc.freeze()
-    try:
+    # every object the process already holds (Dagster, DuckDB, the definitions) each time.
+    with frozen_meanwhile():
         return _fetch_in_batches(fetch, account_ids, workers, on_batch, batch_size, batch_seconds, stop, on_tick,
                                  max(workers * 2, queued))
-    finally:
-        gc.unfreeze()
 
 
 def _fetch_in_batches(

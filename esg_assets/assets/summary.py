@@ -12,7 +12,6 @@ from esg_assets.assets.failures import storage_failure
 from esg_assets.assets.start import run_start, settings_or_fail
 from esg_assets.assets.files import ratings_csv
 from esg_assets.clock import utc_text
-from esg_assets.collector import freeze_for_exit
 from esg_assets.domain.summary import Summary, build_summary, summary_markdown
 from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.observability import observed_step, write_metrics
@@ -54,7 +53,6 @@ def daily_summary(context: dg.AssetExecutionContext, state: StateResource, store
     metadata = _metadata(summary, stored.logical_name)
     for w in written:
         metadata.update(catalog.file_metadata(w.kind, w.stored))
-    freeze_for_exit()  # the day's last step: the process ends after Dagster's run-end events
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -67,6 +67,8 @@ class RequestLog:
         self.esg_max_window = 0
         self.esg_inflight = getattr(self, "esg_inflight", 0)  # those in flight are still in flight
         self.esg_max_inflight = self.esg_inflight
+        self.analysis_first_wall: float | None = None  # the first and last analysis request's arrival
+        self.analysis_last_wall: float | None = None
 
     # --- recording ------------------------------------------------------------------------
     def esg_arrival(self, now: float) -> int:
@@ -82,6 +84,10 @@ class RequestLog:
     def start(self, ctx: Ctx) -> None:
         self.total += 1
         self.by_kind[ctx.kind] += 1
+        if ctx.kind == "analysis":
+            if self.analysis_first_wall is None:
+                self.analysis_first_wall = ctx.t_wall
+            self.analysis_last_wall = ctx.t_wall
         if ctx.esg:
             self.esg_total += 1
             self.esg_inflight += 1
@@ -161,6 +167,8 @@ class RequestLog:
             "esg_max_per_second": self.esg_max_window,
             "esg_max_in_flight": self.esg_max_inflight,
             "esg_in_flight": self.esg_inflight,
+            "analysis_first_wall": self.analysis_first_wall,
+            "analysis_last_wall": self.analysis_last_wall,
             "log_entries": len(self._mono),
             "log_dropped": self.dropped,
             "next_index": self.base + len(self._mono),
