@@ -45,6 +45,9 @@ def _verdicts(results: dict[str, Any], k: Knobs) -> dict[str, Any]:
             b["whole_run_ratio_ideal_over_wall"] >= 0.95)
         sustained = b["calls_phase_ratio"] or float("nan")
         v[f"B1 esg_ratings sustained (calls phase) ratio {sustained} >= 0.99"] = sustained >= 0.99
+        if "calls_body_ratio" in b:
+            v[f"B1 sustained at the sandbox (first to last analysis request) {b['calls_body_ratio']} >= 0.99"] = (
+                b["calls_body_ratio"] >= 0.99)
         v[f"B1 max per 1 s window {b['sandbox_max_per_1s_window']} <= R"] = b["sandbox_max_per_1s_window"] <= k.rate
         v["B1 in flight <= concurrency"] = b["sandbox_max_in_flight"] <= k.concurrency
         v[f"B1 peak RSS {b['peak_rss_mb']} MB <= 300 MB"] = b["peak_rss_mb"] <= 300
@@ -53,6 +56,9 @@ def _verdicts(results: dict[str, Any], k: Knobs) -> dict[str, Any]:
         v[f"B1 {k.big_accounts} whole run (N/R)/wall {ratio} >= 0.95"] = ratio >= 0.95
         sustained = big_b1["calls_phase_ratio"] or float("nan")
         v[f"B1 {k.big_accounts} sustained (calls phase) ratio {sustained} >= 0.99"] = sustained >= 0.99
+        if "calls_body_ratio" in big_b1:
+            v[f"B1 {k.big_accounts} sustained at the sandbox {big_b1['calls_body_ratio']} >= 0.99"] = (
+                big_b1["calls_body_ratio"] >= 0.99)
         v[f"B1 {k.big_accounts} max per 1 s window {big_b1['sandbox_max_per_1s_window']} <= R"] = (
             big_b1["sandbox_max_per_1s_window"] <= k.rate)
         v[f"B1 {k.big_accounts} peak RSS {big_b1['rss_ratio_vs_small']} x {k.accounts} <= 1.2"] = (
