@@ -9,7 +9,11 @@ loses nothing of its files, and C libraries' output is captured too), and one th
 copies what the file gained to the terminal. A thread cannot outlive its process, so there is no
 tail to orphan and no watcher; the copy is drained to the end when the capture ends (Dagster's
 tail could miss the last second, dagster-io/dagster#23336). Reading the logs (UI, GraphQL,
-retention) is Dagster's code, unchanged. docs/architecture.md, "Step logs".
+retention) is Dagster's code, unchanged (docs/architecture.md, the "step logs" row).
+
+Private Dagster modules (1.13.27): the manager is a subclass of `LocalComputeLogManager`, which
+Dagster exports only from `dagster._core.storage.local_compute_log_manager`, and it redirects
+with Dagster's own `redirect_to_file`, so the files are written exactly as before.
 """
 
 from __future__ import annotations
