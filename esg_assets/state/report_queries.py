@@ -14,6 +14,10 @@ from esg_assets.domain.models import ErrorRow, RatingRow
 # Python tuples of one chunk. 20,000 rather than 50,000: 100,000 rows read three times (CSV,
 # Parquet, workbook) peaked 25 MB lower at the same CPU (docs/benchmarks.md, session 4).
 ORDERED_CHUNK = 20_000
+# Rows of a chunk turned into Python tuples at a time: DuckDB keeps the chunk's result (columnar,
+# a few MB), Python only this many rows of it (20,000 tuples at once were about 30 MB of the
+# files step's peak; docs/benchmarks.md, "Peak RSS, second pass").
+FETCH_ROWS = 2_000
 SCORE_COLUMNS = ("overall", "environmental", "social", "governance")
 # Scores are stored as the exact decimal text the API sent. DuckDB 1.5.5 casts and sums
 # DECIMAL(38, s) on 128-bit integers, about 80 times slower than DECIMAL(18, s) on 64-bit ones
@@ -46,14 +50,24 @@ def _ordered(con: duckdb.DuckDBPyConnection, sql: str, params: list, chunk: int)
     """The rows of `sql` in Account ID order, one chunk at a time (keyset pagination): `sql`
     selects at most `limit` rows with account_id > `after` (its last two parameters), ordered,
     account_id first. Each chunk is a top-N of `chunk` rows, so DuckDB never sorts or joins
-    more than one chunk, whatever the number of accounts."""
-    after = ""
-    while True:
-        rows = con.execute(sql, [*params, after, chunk]).fetchall()
-        yield from rows
-        if len(rows) < chunk:
-            return
-        after = rows[-1][0]
+    more than one chunk, whatever the number of accounts. A chunk's result is fetched FETCH_ROWS
+    rows at a time through a cursor of its own (same database, same catalog), so a query `con`
+    runs meanwhile cannot replace the pending result. (A relation, `con.sql`, would keep its own
+    result too, but DuckDB 1.5.5 read these chunks through one with rows repeated and out of
+    order: docs/benchmarks.md, "Peak RSS, second pass".)"""
+    catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+    with con.cursor() as reader:
+        reader.execute(f"USE {catalog}")
+        after = ""
+        while True:
+            result = reader.execute(sql, [*params, after, chunk])
+            read = 0
+            while batch := result.fetchmany(FETCH_ROWS):
+                read += len(batch)
+                after = batch[-1][0]
+                yield from batch
+            if read < chunk:
+                return
 
 
 def rating_rows(con: duckdb.DuckDBPyConnection, partition: str, chunk: int = ORDERED_CHUNK) -> Iterator[RatingRow]:

@@ -113,3 +113,33 @@ def test_a_value_duckdb_refuses_fails_the_parquet_file_and_keeps_the_csvs(settin
     assert _writes(settings) == [(f"FirmESGRatings_{YMD}.csv", "ok"), (f"FirmESGErrors_{YMD}.csv", "ok"),
                                  (f"FirmESGRatings_{YMD}.parquet", "error")]
     assert len(parse_csv(_read(settings, f"FirmESGRatings_{YMD}.csv"))) == ACCOUNTS + 1
+
+
+def test_the_ordered_read_holds_a_few_thousand_rows_in_python_not_a_chunk(settings: StorageSettings) -> None:
+    """One whole chunk (20,000 rows) read and let go row by row: Python's peak allocation is that
+    of `FETCH_ROWS` rows, not of the chunk's 20,000 tuples (about 30 MB of the files step's peak
+    RSS at 100,000 accounts, docs/benchmarks.md "Peak RSS, second pass")."""
+    import tracemalloc
+
+    with connect(settings.state_db, settings.encryption_key_bytes) as con:
+        _day(con, report_queries.ORDERED_CHUNK)
+        tracemalloc.start()
+        try:
+            count = sum(1 for _ in report_queries.rating_rows(con, PARTITION))
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert count == report_queries.ORDERED_CHUNK
+    assert peak < 4 * 1024 * 1024, peak
+
+
+def test_a_query_on_the_connection_while_the_ordered_read_is_pending_leaves_its_rows_whole(
+        settings: StorageSettings) -> None:
+    """The read's pending result is a cursor's own: the connection's next query does not replace it."""
+    with connect(settings.state_db, settings.encryption_key_bytes) as con:
+        _day(con, report_queries.FETCH_ROWS * 2 + 1)
+        rows = report_queries.rating_rows(con, PARTITION)
+        first = next(rows)
+        assert con.execute("SELECT count(*) FROM ratings").fetchone() == (report_queries.FETCH_ROWS * 2 + 1,)
+        ids = [first.account_id, *(r.account_id for r in rows)]
+    assert ids == [f"ACC-{i:07d}" for i in range(report_queries.FETCH_ROWS * 2 + 1)]
