@@ -35,8 +35,11 @@ from esg_assets.resources.retry import RetryStopped
 
 # Results are committed every BATCH_SIZE results, and no result waits longer than BATCH_SECONDS
 # for its commit: a crash loses at most the answers of the last 0.5 s (docs/spec.md#resume;
-# docs/data-flow.md, "Resume").
-BATCH_SIZE = 100
+# docs/data-flow.md, "Resume"). So at R = 1,000 the time commits (about 500 results a batch); the
+# size only caps a batch when calls come faster. A batch's cost in DuckDB grows far less than its
+# size (a scan of the partition's accounts and the commit are paid per batch): at 100 a batch the
+# commits were a third of the calls phase's CPU (docs/benchmarks.md, "CPU per called account").
+BATCH_SIZE = 1000
 BATCH_SECONDS = 0.5
 # How often the calling thread tops the accounts up and takes the results (at R = 1,000 that is
 # ten results a look, and 2 x workers accounts queued last far longer than one tick).

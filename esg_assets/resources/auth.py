@@ -20,6 +20,7 @@ from esg_assets.domain.models import AttemptFailure, ErrorKind
 from esg_assets.domain.pages import InvalidPage, parse_token
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.http import failure_from_exception, make_session, send_get, send_post_form
+from esg_assets.resources.places import Places
 from esg_assets.resources.rate_limiter import RateLimiter
 from esg_assets.resources.retry import RetryStopped, classify_status, parse_retry_after, retrying_from
 from esg_assets.settings import UpstreamSettings
@@ -205,7 +206,7 @@ class BearerGetter:
         session: requests.Session,
         tokens: TokenProvider,
         settings: UpstreamSettings,
-        in_flight: threading.BoundedSemaphore,
+        in_flight: Places,
         limiter: RateLimiter | None = None,
         counters: ApiCounters | None = None,
     ):

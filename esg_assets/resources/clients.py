@@ -17,6 +17,7 @@ from esg_assets.resources.auth import BearerGetter, shared_token_provider
 from esg_assets.resources.counters import ApiCounters
 from esg_assets.resources.esg_api import EsgApiClient
 from esg_assets.resources.http import make_session
+from esg_assets.resources.places import in_flight_places
 from esg_assets.resources.rate_limiter import RateLimiter
 from esg_assets.resources.retry import stoppable_sleep
 from esg_assets.settings import UpstreamSettings
@@ -56,11 +57,11 @@ def open_upstream(settings: UpstreamSettings) -> Iterator[UpstreamClients]:
     counters = ApiCounters()
     stop = threading.Event()
     tokens = shared_token_provider(settings)
-    in_flight = threading.BoundedSemaphore(settings.max_concurrency)
+    in_flight = in_flight_places(settings.max_concurrency)
     limiter = RateLimiter(settings.rate_limit_per_second)
     esg_getter = BearerGetter(session, tokens, settings, in_flight, limiter, counters)
     # The AMS is not the ESG API: its requests are neither rate limited nor counted.
-    ams_getter = BearerGetter(session, tokens, settings, threading.BoundedSemaphore(settings.max_concurrency))
+    ams_getter = BearerGetter(session, tokens, settings, in_flight_places(settings.max_concurrency))
     try:
         with tokens.counting(counters), tokens.stopping(stop):
             yield UpstreamClients(
