@@ -20,6 +20,7 @@ Three moments, all here:
 from __future__ import annotations
 
 import atexit
+import functools
 import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -43,16 +44,12 @@ def load_frozen(load: Callable[[], T]) -> T:
         _freeze_at_exit()
 
 
-_exit_hook: list[bool] = []
-
-
+@functools.cache
 def _freeze_at_exit() -> None:
-    """Once per process: at exit (after the last step and Dagster's run-end events), what the
-    process holds lives until the end anyway, so the shutdown's collections need not walk it.
-    `atexit` runs before the interpreter's final collections."""
-    if not _exit_hook:
-        _exit_hook.append(True)
-        atexit.register(gc.freeze)
+    """Once per process (cached): at exit (after the last step and Dagster's run-end events),
+    what the process holds lives until the end anyway, so the shutdown's collections need not
+    walk it. `atexit` runs before the interpreter's final collections."""
+    atexit.register(gc.freeze)
 
 
 @contextmanager
