@@ -171,10 +171,12 @@ def retried_and_resolved(instance: dg.DagsterInstance, run_id: str, smtp: SmtpSe
 
 
 def retry_evidence(instance: dg.DagsterInstance, run_id: str, log: Path) -> str:
-    """What tells why a retry did not come: the lost run's status and tags, the runs of its group,
-    the retry daemon's cursors against the run-status events in the index, and the daemon's lines
-    other than the sensors' ticks (a CI failure leaves nothing else behind)."""
+    """What tells why a retry did not come: the lost run's status, tags and last engine events (the
+    retry daemon writes there when it cannot retry: no repository, no job, an error), the runs of
+    its group, the retry daemon's cursors against the run-status events in the index, and the
+    daemon's lines other than the sensors' ticks (a CI failure leaves nothing else behind)."""
     run = instance.get_run_by_id(run_id)
+    engine = [e.message for e in instance.all_logs(run_id, of_type=E.ENGINE_EVENT)][-6:]
     group = [(r.run_id[:8], r.status.value, r.parent_run_id) for r in instance.get_runs()]
     cursors = instance.daemon_cursor_storage.get_cursor_values(
         {f"EVENT_LOG_CONSUMER_CURSOR-{t.value}" for t in (E.RUN_FAILURE, E.RUN_SUCCESS)})
@@ -182,5 +184,6 @@ def retry_evidence(instance: dg.DagsterInstance, run_id: str, log: Path) -> str:
         after_cursor=-1, dagster_event_type={E.RUN_FAILURE, E.RUN_SUCCESS, E.RUN_START})
     statuses = [(i, e.dagster_event_type.value, e.run_id[:8]) for i, e in records.items()]
     lines = [ln for ln in log.read_text(errors="replace").splitlines() if "SensorDaemon" not in ln]
-    return (f"run {run.status.value} tags {dict(run.tags)}\nruns {group}\ncursors {cursors}\n"
+    return (f"run {run.status.value} tags {dict(run.tags)}\nits last engine events {engine}\nruns {group}\n"
+            f"cursors {cursors}\n"
             f"run-status events in the index {statuses}\ndaemon (no sensor ticks):\n" + "\n".join(lines[-60:]))
