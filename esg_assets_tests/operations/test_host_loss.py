@@ -33,6 +33,8 @@ ACCOUNTS = 300
 DETECTION_BOUND_SECONDS = 300  # issue 11: a crashed run is detected within 5 minutes
 E = dg.DagsterEventType
 S = dg.DagsterRunStatus
+# Where Dagster's retry daemon (EventLogConsumerDaemon) keeps how far it has read the run-status events.
+RETRY_CURSORS = frozenset(f"EVENT_LOG_CONSUMER_CURSOR-{t.value}" for t in (E.RUN_FAILURE, E.RUN_SUCCESS))
 
 
 @pytest.fixture
@@ -97,6 +99,7 @@ def test_a_lost_host_is_detected_when_the_daemon_is_back_and_the_day_resumes(tmp
         with dg.DagsterInstance.from_config(str(home)) as instance:
             first_daemon = start_daemon(env, log)
             try:
+                retry_daemon_has_begun(instance, first_daemon, log)
                 dagster(env, "job", "launch", "-m", "esg_assets", "-j", DAILY_JOB_NAME, "--run-id", run_id,
                         "--tags", json.dumps({"dagster/partition": PARTITION}))
                 host = lose_host_mid_fetch(instance, run_id, sb, first_daemon, log)
@@ -136,6 +139,20 @@ def test_a_lost_host_is_detected_when_the_daemon_is_back_and_the_day_resumes(tmp
     assert sorted(subjects) == sorted([failed_mail, f"[ESG Ratings] resolved {PARTITION}: run_failed"]), subjects
     assert [(e["event_action"], e["dedup_key"]) for e in pagerduty.events if PARTITION in e["dedup_key"]] == [
         ("trigger", f"esg-ratings/{PARTITION}/run_failed"), ("resolve", f"esg-ratings/{PARTITION}/run_failed")]
+
+
+def retry_daemon_has_begun(instance: dg.DagsterInstance, daemon, log: Path, timeout: float = 60) -> None:
+    """Wait until the first daemon's retry daemon has stored its cursors, as that of any daemon
+    that has run for more than a moment has. A daemon that finds none starts reading after the
+    newest event ("No cursor for event type ..., ignoring older events"): on a brand-new instance
+    the next daemon could put its start after the very failure its run monitoring reports at the
+    same moment, and never retry it. That is a new instance's case, not a lost host's."""
+    deadline = time.monotonic() + timeout
+    while set(instance.daemon_cursor_storage.get_cursor_values(set(RETRY_CURSORS))) != RETRY_CURSORS:
+        alive(daemon, log)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the daemon's retry daemon stored no cursor in {timeout} s\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
 
 
 def lose_host_mid_fetch(instance, run_id, sb, daemon, log) -> dict:
@@ -178,8 +195,7 @@ def retry_evidence(instance: dg.DagsterInstance, run_id: str, log: Path) -> str:
     run = instance.get_run_by_id(run_id)
     engine = [e.message for e in instance.all_logs(run_id, of_type=E.ENGINE_EVENT)][-6:]
     group = [(r.run_id[:8], r.status.value, r.parent_run_id) for r in instance.get_runs()]
-    cursors = instance.daemon_cursor_storage.get_cursor_values(
-        {f"EVENT_LOG_CONSUMER_CURSOR-{t.value}" for t in (E.RUN_FAILURE, E.RUN_SUCCESS)})
+    cursors = instance.daemon_cursor_storage.get_cursor_values(set(RETRY_CURSORS))
     records = instance.event_log_storage.get_logs_for_all_runs_by_log_id(
         after_cursor=-1, dagster_event_type={E.RUN_FAILURE, E.RUN_SUCCESS, E.RUN_START})
     statuses = [(i, e.dagster_event_type.value, e.run_id[:8]) for i, e in records.items()]
