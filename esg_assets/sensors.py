@@ -30,6 +30,7 @@ from esg_assets.jobs import STATE_DB_POOL
 from esg_assets.names import CALL_FAILURE_CHECK, CALL_FAILURE_CHECK_KEY, ESG_RATINGS, WINDOW_MARKER
 from esg_assets.partitions import TIMEZONE, chicago_day
 from esg_assets.resolution import resolutions
+from esg_assets.retry_watch import rearm_missed_retries
 from esg_assets.run_records import PARTITION_TAG, end_facts, finished_runs, iso
 from esg_assets.run_records import alert_partition, is_esg_or_retention_run, is_esg_run, partition_of, retry_outlook
 from esg_assets.run_records import run_details
@@ -217,13 +218,27 @@ def store_state_db_pool_limit(instance: dg.DagsterInstance, log: object) -> None
         log.warning(f"could not store the {STATE_DB_POOL} pool limit: {type(err).__name__}: {err}")  # type: ignore[attr-defined]
 
 
-def alert_sensor(name: str, evaluate: Evaluator) -> dg.SensorDefinition:
-    """A daemon sensor around `evaluate`, with the real clock, ledger and channels."""
+def rearm_retries(instance: dg.DagsterInstance, log: object) -> None:
+    """Re-arm the automatic retries Dagster decided on and missed (esg_assets/retry_watch.py)."""
+    try:
+        for run_id in rearm_missed_retries(instance):
+            log.warning(f"run {run_id[:8]} was to be retried automatically and was not (Dagster's retry "  # type: ignore[attr-defined]
+                        "daemon read its failure before the run was tagged): its retry is re-armed")
+    except Exception as err:  # never let this take an alert tick down
+        log.warning(f"could not re-arm missed retries: {type(err).__name__}: {err}")  # type: ignore[attr-defined]
+
+
+def alert_sensor(name: str, evaluate: Evaluator,
+                 before: Callable[[dg.DagsterInstance, object], None] | None = None) -> dg.SensorDefinition:
+    """A daemon sensor around `evaluate`, with the real clock, ledger and channels; `before`
+    runs first on every tick (housekeeping that must not wait for alerts to be configured)."""
 
     @dg.sensor(name=name, minimum_interval_seconds=MIN_INTERVAL_SECONDS,
                default_status=dg.DefaultSensorStatus.RUNNING, description=evaluate.__doc__)
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         store_state_db_pool_limit(context.instance, context.log)
+        if before is not None:
+            before(context.instance, context.log)
         try:
             channels = build_channels(load_alerts(), verify=_verify())
             ledger = open_ledger(context.instance)  # PostgreSQL when the instance is (docs/scaling.md)
@@ -238,7 +253,7 @@ def alert_sensor(name: str, evaluate: Evaluator) -> dg.SensorDefinition:
     return _sensor
 
 
-run_failed_sensor = alert_sensor("esg_run_failed_alert", evaluate_run_failed)
+run_failed_sensor = alert_sensor("esg_run_failed_alert", evaluate_run_failed, before=rearm_retries)
 window_exceeded_sensor = alert_sensor("esg_window_exceeded_alert", evaluate_window_exceeded)
 missed_start_sensor = alert_sensor("esg_missed_start_alert", evaluate_missed_start)
 failure_threshold_sensor = alert_sensor("esg_failure_threshold_alert", evaluate_failure_threshold)
