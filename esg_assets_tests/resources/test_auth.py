@@ -93,11 +93,16 @@ def _storm_plan(rounds: int, start: int = 40, gap: int = 10) -> list[int]:
 
 
 @pytest.mark.integration
+@pytest.mark.cadence  # run alone: see below and the Makefile
 def test_close_revocations_with_64_workers_never_fail_and_cost_one_token_request_each() -> None:
     # 64 workers, ESG_API_MAX_CONCURRENCY=8 requests in flight and the rest waiting for a place,
     # 10 ms latency; tokens revoked 10 requests apart and twice in a row, over many rounds. Each
     # request takes its token when it is sent (not before its wait) and may be re-sent three
     # times with newer tokens: no request fails, and each revocation costs one token request.
+    # "No request fails" holds while a re-sent request reaches the server before ten others are
+    # accepted (the next revocation). Beside the parallel suite on 2 cores, one fresh-clone
+    # run in six saw a worker refused four times in a row (its re-sends descheduled while the other
+    # seven places went on): a measure of the machine, so the test runs in the `cadence` part.
     with SandboxProcess(accounts=1000, seed=47, latency_ms=10) as sb:
         ids = [a["account_id"] for a in sb.accounts()]
         plan = _storm_plan(rounds=25)
