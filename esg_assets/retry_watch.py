@@ -51,17 +51,17 @@ def rearm_missed_retries(instance: dg.DagsterInstance, now: datetime | None = No
         return []  # the retry daemon has not begun: it will read every failure still to come
     cursor = int(raw)
     rewound, rearmed = cursor, []
-    for run in _missed(instance, now):
-        event_id = failure_event_id(instance, run)
+    for record in _missed(instance, now):
+        event_id = failure_event_id(instance, record)
         if event_id is not None and event_id <= cursor:
             rewound = min(rewound, event_id - 1)
-            rearmed.append(run.run_id)
+            rearmed.append(record.dagster_run.run_id)
     if rewound < cursor:
         instance.daemon_cursor_storage.set_cursor_values({FAILURE_CURSOR_KEY: str(rewound)})
     return rearmed
 
 
-def _missed(instance: dg.DagsterInstance, now: datetime) -> list[dg.DagsterRun]:
+def _missed(instance: dg.DagsterInstance, now: datetime) -> list[dg.RunRecord]:
     """Runs that ended FAILURE more than GRACE_SECONDS ago, tagged to be retried, not retried."""
     records = instance.get_run_records(filters=dg.RunsFilter(
         statuses=[dg.DagsterRunStatus.FAILURE], tags={WILL_RETRY_TAG: "true"}, updated_after=now - LOOKBACK))
@@ -73,19 +73,18 @@ def _missed(instance: dg.DagsterInstance, now: datetime) -> list[dg.DagsterRun]:
             continue
         if instance.get_run_ids(filters=dg.RunsFilter(tags={PARENT_RUN_ID_TAG: run.run_id}), limit=1):
             continue  # retried (or re-executed by hand): nothing to re-arm
-        missed.append(run)
+        missed.append(record)
     return missed
 
 
-def failure_event_id(instance: dg.DagsterInstance, run: dg.DagsterRun) -> int | None:
-    """The storage id of the run's RUN_FAILURE event among the run-status events, as the retry
-    daemon reads them (on SQLite, the index shard's id, not the run shard's)."""
-    record = instance.get_run_record_by_id(run.run_id)
-    ended = record.end_time if record else None
+def failure_event_id(instance: dg.DagsterInstance, record: dg.RunRecord) -> int | None:
+    """The storage id of the failed run's RUN_FAILURE event among the run-status events, as the
+    retry daemon reads them (on SQLite, the index shard's id, not the run shard's)."""
+    ended = record.end_time
     if ended is None:
         return None
     found = instance.fetch_run_status_changes(
         RunStatusChangeRecordsFilter(dg.DagsterEventType.RUN_FAILURE, after_timestamp=ended - 60,
                                      before_timestamp=ended + 60), limit=1000)
-    ids = [r.storage_id for r in found.records if r.event_log_entry.run_id == run.run_id]
+    ids = [r.storage_id for r in found.records if r.event_log_entry.run_id == record.dagster_run.run_id]
     return min(ids) if ids else None

@@ -57,7 +57,7 @@ def _ordered(con: duckdb.DuckDBPyConnection, sql: str, params: list, chunk: int)
     order: docs/benchmarks.md, "Peak RSS, second pass".)"""
     catalog = con.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
     with con.cursor() as reader:
-        reader.execute(f"USE {catalog}")
+        reader.execute('USE "' + catalog.replace('"', '""') + '"')  # a quoted identifier, whatever the name
         after = ""
         while True:
             result = reader.execute(sql, [*params, after, chunk])

@@ -147,7 +147,7 @@ def test_a_failure_the_retry_daemon_read_too_early_is_retried_all_the_same(tmp_p
             instance.report_run_failed(instance.get_run_by_id(run_id), message="the host was lost")
             run = instance.get_run_by_id(run_id)
             assert run.tags[WILL_RETRY_TAG] == "true"
-            failure = failure_event_id(instance, run)
+            failure = failure_event_id(instance, instance.get_run_record_by_id(run_id))
             instance.daemon_cursor_storage.set_cursor_values({FAILURE_CURSOR_KEY: str(failure)})
             with running_daemon(env, log) as daemon:
                 retry = retried_and_resolved(instance, run_id, smtp, daemon, log)

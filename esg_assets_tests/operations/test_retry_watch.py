@@ -41,7 +41,7 @@ def failed(instance: dg.DagsterInstance, **tags: str) -> tuple[dg.DagsterRun, in
     run = instance.create_run_for_job(tiny, tags=tags or None)
     instance.report_run_failed(run)
     record = instance.get_run_record_by_id(run.run_id)
-    event_id = failure_event_id(instance, record.dagster_run)
+    event_id = failure_event_id(instance, record)
     assert event_id is not None and record.end_time is not None
     return record.dagster_run, event_id, record.end_time
 
